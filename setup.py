@@ -1,0 +1,17 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="seq2seq-zoo",
+    version="0.1.0",
+    description="Sequence-to-sequence model zoo on Keras/TensorFlow with servable SavedModel and TFLite exports.",
+    packages=find_packages(include=["zoo", "zoo.*"]),
+    python_requires=">=3.11,<3.12",
+    install_requires=[
+        "tensorflow==2.21.0",
+        "keras==3.15.1",
+        "tensorflow-text==2.21.1",
+        "absl-py>=2.1,<3",
+        "tensorboard==2.21.0",
+    ],
+    extras_require={"test": ["pytest>=8,<10"]},
+)

@@ -1,0 +1,221 @@
+"""Document classification data: published on-disk formats → tf.data.
+
+Readers, each for a format exactly as its publisher distributes it:
+- Zhang, Zhao & LeCun 2015 CSVs (`train.csv`, `test.csv`, optional
+  `classes.txt`): rows `"class","title",...,"text"`, class numbers from 1,
+  newlines escaped as `\\n` — Yelp review full/polarity, Yahoo Answers,
+  Amazon review full/polarity, AG News, DBpedia (the sets HAN reports on).
+- Pang & Lee 2004 `review_polarity.tar.gz` (movie reviews, one sentence a
+  line, folds cv000-cv899 train, cv900-cv999 test).
+- Maas et al. 2011 aclImdb tarball (`train/`, `test/`, `pos/`, `neg/`).
+- the zoo's generated demo set, written in the Zhang CSV format.
+
+Every reader returns a train and a test `Documents`; problems with the files
+raise `DataError` with a one-line message naming the file (and line).
+"""
+
+import csv
+import dataclasses
+import os
+import re
+import sys
+import tarfile
+
+import keras
+import tensorflow as tf
+
+from zoo.data import demo
+
+
+class DataError(Exception):
+    """A data set is missing or malformed; the message names the file."""
+
+
+@dataclasses.dataclass
+class Documents:
+    texts: list
+    labels: list
+    class_names: list
+
+    def __len__(self):
+        return len(self.texts)
+
+
+# Published archives of the Zhang et al. 2015 CSV sets (fast.ai's mirror of the
+# authors' files) and of the other sets, for --download.
+_ZHANG_URL = "https://s3.amazonaws.com/fast-ai-nlp/{name}_csv.tgz"
+ZHANG_SETS = (
+    "yelp_review_full", "yelp_review_polarity", "yahoo_answers", "amazon_review_full",
+    "amazon_review_polarity", "ag_news", "dbpedia",
+)
+_ARCHIVES = {
+    "movie_review_polarity": ("review_polarity.tar.gz",
+                              "https://www.cs.cornell.edu/people/pabo/movie-review-data/review_polarity.tar.gz"),
+    "imdb": ("aclImdb_v1.tar.gz", "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"),
+}
+DATASETS = ("demo", "zhang_csv", "movie_review_polarity", "imdb") + ZHANG_SETS
+
+
+def load_documents(name, data_dir, download=False):
+    """Reads data set `name` from `data_dir`; returns `(train, test)` Documents.
+
+    With `download=True` a missing published archive is fetched into
+    `data_dir` first (needs internet). The demo set is generated into
+    `data_dir` when missing.
+    """
+    if name not in DATASETS:
+        raise DataError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    if name == "demo":
+        if not os.path.exists(os.path.join(data_dir, "train.csv")):
+            demo.write_demo_set(data_dir)
+        return read_zhang_csv(data_dir)
+    if name == "zhang_csv":
+        return read_zhang_csv(data_dir)
+    if name in ZHANG_SETS:
+        folder = os.path.join(data_dir, f"{name}_csv")
+        if not os.path.exists(os.path.join(folder, "train.csv")):
+            if os.path.exists(os.path.join(data_dir, "train.csv")):
+                folder = data_dir
+            elif download:
+                _fetch(f"{name}_csv.tgz", _ZHANG_URL.format(name=name), data_dir, extract=True)
+            else:
+                raise DataError(f"no {name}_csv/train.csv in {data_dir}; pass --download to fetch "
+                                f"{_ZHANG_URL.format(name=name)}")
+        return read_zhang_csv(folder)
+    archive = _find_archive(name, data_dir, download)
+    reader = read_movie_review_polarity if name == "movie_review_polarity" else read_imdb
+    return reader(archive)
+
+
+def _fetch(filename, url, data_dir, extract=False):
+    os.makedirs(data_dir, exist_ok=True)
+    try:
+        return keras.utils.get_file(filename, url, cache_dir=data_dir, cache_subdir="", extract=extract)
+    except Exception as e:  # get_file raises bare Exceptions for network errors
+        raise DataError(f"could not download {url} into {data_dir}: {e}") from e
+
+
+def _find_archive(name, data_dir, download):
+    filename, url = _ARCHIVES[name]
+    candidates = [filename] + (["aclImdb_train_test.tar.gz"] if name == "imdb" else [])
+    for candidate in candidates:
+        path = os.path.join(data_dir, candidate)
+        if os.path.exists(path):
+            return path
+    if download:
+        return _fetch(filename, url, data_dir)
+    raise DataError(f"no {' or '.join(candidates)} in {data_dir}; pass --download to fetch {url}")
+
+
+def read_zhang_csv(folder):
+    """Reads `train.csv` and `test.csv` (and `classes.txt` if present) of a Zhang et al. set."""
+    train_path, test_path = os.path.join(folder, "train.csv"), os.path.join(folder, "test.csv")
+    for path in (train_path, test_path):
+        if not os.path.exists(path):
+            raise DataError(f"{path}: no such file")
+    train_texts, train_labels = _read_zhang_file(train_path)
+    test_texts, test_labels = _read_zhang_file(test_path)
+    classes_path = os.path.join(folder, "classes.txt")
+    num_classes = max(train_labels) + 1
+    if os.path.exists(classes_path):
+        with open(classes_path, encoding="utf-8") as f:
+            class_names = [line.strip() for line in f if line.strip()]
+    else:  # Yelp and Amazon ship no classes.txt: their classes are star ratings 1..K.
+        class_names = [str(k + 1) for k in range(num_classes)]
+    for path, labels in ((train_path, train_labels), (test_path, test_labels)):
+        if max(labels) >= len(class_names):
+            raise DataError(f"{path}: class {max(labels) + 1} but only {len(class_names)} classes")
+    return (Documents(train_texts, train_labels, class_names),
+            Documents(test_texts, test_labels, class_names))
+
+
+def _read_zhang_file(path):
+    texts, labels = [], []
+    csv.field_size_limit(sys.maxsize)
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        reader = csv.reader(f, strict=True)
+        try:
+            for row in reader:
+                line = reader.line_num
+                if len(row) < 2:
+                    raise DataError(f"{path}:{line}: malformed row: expected \"class\",\"text\"... "
+                                    f"but got {len(row)} field(s)")
+                if not re.fullmatch(r"[1-9][0-9]*", row[0].strip()):
+                    raise DataError(f"{path}:{line}: malformed row: class must be a number from 1, "
+                                    f"got {row[0][:20]!r}")
+                labels.append(int(row[0]) - 1)
+                # Title and body become sentences of one document.
+                texts.append("\n".join(field.replace("\\n", "\n") for field in row[1:]))
+        except csv.Error as e:
+            raise DataError(f"{path}:{reader.line_num}: malformed CSV: {e}") from e
+    if not texts:
+        raise DataError(f"{path}: no rows")
+    return texts, labels
+
+
+def read_movie_review_polarity(archive):
+    """Reads Pang & Lee's `review_polarity.tar.gz`: cv000-cv899 train, cv900-cv999 test."""
+    splits = {"train": ([], []), "test": ([], [])}
+    class_names = ["neg", "pos"]
+    pattern = re.compile(r"txt_sentoken/(neg|pos)/cv(\d{3})_[^/]*\.txt$")
+    for member, text in _tar_texts(archive, pattern):
+        match = pattern.search(member)
+        split = "train" if int(match.group(2)) < 900 else "test"
+        splits[split][0].append(text)
+        splits[split][1].append(class_names.index(match.group(1)))
+    return tuple(_documents(archive, split, *splits[split], class_names) for split in ("train", "test"))
+
+
+def read_imdb(archive):
+    """Reads the aclImdb tarball of Maas et al. 2011 (the labelled train/test reviews)."""
+    splits = {"train": ([], []), "test": ([], [])}
+    class_names = ["neg", "pos"]
+    pattern = re.compile(r"aclImdb/(train|test)/(neg|pos)/\d+_\d+\.txt$")
+    for member, text in _tar_texts(archive, pattern):
+        match = pattern.search(member)
+        splits[match.group(1)][0].append(text)
+        splits[match.group(1)][1].append(class_names.index(match.group(2)))
+    return tuple(_documents(archive, split, *splits[split], class_names) for split in ("train", "test"))
+
+
+def _tar_texts(archive, pattern):
+    """Yields `(member name, text)` of the archive's members matching `pattern`, in name order."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = sorted((m for m in tar if m.isfile() and pattern.search(m.name)), key=lambda m: m.name)
+            for member in members:
+                yield member.name, tar.extractfile(member).read().decode("utf-8", errors="replace")
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise DataError(f"{archive}: cannot read archive: {e}") from e
+
+
+def _documents(archive, split, texts, labels, class_names):
+    if not texts:
+        raise DataError(f"{archive}: no {split} documents found")
+    return Documents(texts, labels, class_names)
+
+
+def document_dataset(documents, tokenizer, batch_size, shuffle=False, seed=None, bucket_boundaries=(2, 4, 8, 16)):
+    """A tf.data pipeline of `(word_ids [batch, sentences, words], label)` batches.
+
+    Documents are tokenised once by `tokenizer` (a `zoo.text.DocumentTokenizer`)
+    and cached; batches are bucketed by sentence count so that short documents
+    are not padded to long ones, then prefetched. Documents that are empty or
+    white space only are left out.
+    """
+    keep = [i for i, text in enumerate(documents.texts) if text.strip()]
+    texts = tf.constant([documents.texts[i] for i in keep], tf.string)
+    labels = tf.constant([documents.labels[i] for i in keep], tf.int32)
+    dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
+    dataset = dataset.map(lambda text, label: (tokenizer(text[None])[0], label),
+                          num_parallel_calls=tf.data.AUTOTUNE).cache()
+    if shuffle:
+        dataset = dataset.shuffle(len(keep), seed=seed, reshuffle_each_iteration=True)
+    boundaries = [b for b in bucket_boundaries if b < tokenizer.max_sentences]
+    dataset = dataset.bucket_by_sequence_length(
+        lambda ids, label: tf.shape(ids)[0],
+        bucket_boundaries=[b + 1 for b in boundaries],
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        padded_shapes=([None, None], []),
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,5 @@
+"""Models of the zoo, one module a paper."""
+
+from zoo.models.han import HierarchicalAttentionNetwork
+
+__all__ = ["HierarchicalAttentionNetwork"]

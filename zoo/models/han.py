@@ -1,0 +1,115 @@
+"""Hierarchical Attention Network (Yang et al. 2016, NAACL).
+
+"Hierarchical Attention Networks for Document Classification": a document is
+a sequence of sentences, a sentence a sequence of words.
+
+    x_it = W_e w_it                                  word embedding
+    h_it = [GRU→(x_it); GRU←(x_it)]                  word encoder
+    s_i  = Σ_t α_it h_it,  α = AdditiveAttention      word attention
+    h_i  = [GRU→(s_i); GRU←(s_i)]                    sentence encoder
+    v    = Σ_i α_i h_i,    α = AdditiveAttention      sentence attention
+    p    = softmax(W_c v + b_c)                      document classifier
+
+Defaults are the paper's: embedding 200, GRU 50 per direction, attention
+(context vector) size 100.
+"""
+
+import keras
+from keras import ops
+
+from zoo.layers.attention import AdditiveAttention
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class HierarchicalAttentionNetwork(keras.Model):
+    """HAN document classifier over word ids `[batch, sentences, words]`.
+
+    Id 0 is padding: padded words and whole padded sentences are masked, so
+    they get zero attention and do not change the output.
+
+    Args:
+        vocabulary_size: number of word ids, padding and `[UNK]` included.
+        num_classes: number of document classes.
+        embedding_dim: size of the word embedding.
+        gru_units: GRU units per direction, in both encoders.
+        attention_units: size of the attention context vectors u_w and u_s.
+        dropout: dropout on the sentence and document vectors in training.
+        use_cudnn: passed to the GRUs; exports use False so that a model
+            trained on a GPU never carries CuDNN ops into a CPU server.
+
+    Call arguments:
+        word_ids: int tensor `[batch, sentences, words]`.
+        return_attention: also return the word attention
+            `[batch, sentences, words]` and the sentence attention
+            `[batch, sentences]`.
+
+    Returns:
+        class probabilities `[batch, num_classes]`, or
+        `(probabilities, word_attention, sentence_attention)`.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_classes,
+        embedding_dim=200,
+        gru_units=50,
+        attention_units=100,
+        dropout=0.0,
+        use_cudnn="auto",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for name, value in (("vocabulary_size", vocabulary_size), ("num_classes", num_classes),
+                            ("embedding_dim", embedding_dim), ("gru_units", gru_units),
+                            ("attention_units", attention_units)):
+            if value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        self.vocabulary_size = vocabulary_size
+        self.num_classes = num_classes
+        self.embedding_dim = embedding_dim
+        self.gru_units = gru_units
+        self.attention_units = attention_units
+        self.dropout = dropout
+        self.use_cudnn = use_cudnn
+
+        self.embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="word_embedding")
+        self.word_encoder = keras.layers.Bidirectional(
+            keras.layers.GRU(gru_units, return_sequences=True, use_cudnn=use_cudnn), name="word_encoder")
+        self.word_attention = AdditiveAttention(attention_units, name="word_attention")
+        self.sentence_encoder = keras.layers.Bidirectional(
+            keras.layers.GRU(gru_units, return_sequences=True, use_cudnn=use_cudnn), name="sentence_encoder")
+        self.sentence_attention = AdditiveAttention(attention_units, name="sentence_attention")
+        self.dropout_layer = keras.layers.Dropout(dropout)
+        self.classifier = keras.layers.Dense(num_classes, activation="softmax", name="classifier")
+
+    def call(self, word_ids, training=False, return_attention=False):
+        batch, sentences, words = ops.shape(word_ids)[0], ops.shape(word_ids)[1], ops.shape(word_ids)[2]
+        flat_ids = ops.reshape(word_ids, (-1, words))
+        word_mask = ops.not_equal(flat_ids, 0)
+        h = self.word_encoder(self.embedding(flat_ids), mask=word_mask, training=training)
+        sentence_vectors, word_weights = self.word_attention(h, mask=word_mask)
+        sentence_vectors = ops.reshape(sentence_vectors, (batch, sentences, 2 * self.gru_units))
+        sentence_vectors = self.dropout_layer(sentence_vectors, training=training)
+
+        sentence_mask = ops.any(ops.not_equal(word_ids, 0), axis=-1)
+        h = self.sentence_encoder(sentence_vectors, mask=sentence_mask, training=training)
+        document_vector, sentence_weights = self.sentence_attention(h, mask=sentence_mask)
+        probabilities = self.classifier(self.dropout_layer(document_vector, training=training))
+        if return_attention:
+            return probabilities, ops.reshape(word_weights, (batch, sentences, words)), sentence_weights
+        return probabilities
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "num_classes": self.num_classes,
+            "embedding_dim": self.embedding_dim,
+            "gru_units": self.gru_units,
+            "attention_units": self.attention_units,
+            "dropout": self.dropout,
+            "use_cudnn": self.use_cudnn,
+        }
