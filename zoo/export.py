@@ -62,35 +62,47 @@ def portable_copy(model, sample_input):
     return copy
 
 
-class HanServing(tf.Module):
-    """The serving graph of a HAN: raw documents in, labels and attention out."""
-
-    def __init__(self, model, tokenizer, class_names):
-        super().__init__(name="han_serving")
-        self.model = model
-        self.tokenizer = tokenizer
-        # Tracked explicitly: an untracked lookup table breaks the SavedModel.
-        self.vocabulary_table = tokenizer.table
-        self.class_names = tf.constant(list(class_names), tf.string)
+def han_serving_function(model, tokenizer, class_names):
+    """The serving signature of a HAN: raw documents in, labels and attention out."""
+    class_names = tf.constant(list(class_names), tf.string)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-    def serve(self, text):
-        words = self.tokenizer.split(text)
-        word_ids = self.tokenizer.to_ids(words)
+    def serve(text):
+        words = tokenizer.split(text)
+        word_ids = tokenizer.to_ids(words)
         num_words = tf.reduce_sum(tf.cast(word_ids > 0, tf.int32), axis=[1, 2])
         tf.debugging.Assert(
             tf.reduce_all(num_words > 0),
             ["serving_default: empty document (no word after tokenisation) at batch index",
              tf.where(num_words == 0)[:, 0]],
         )
-        probabilities, word_attention, sentence_attention = self.model(word_ids, return_attention=True)
+        probabilities, word_attention, sentence_attention = model(word_ids, return_attention=True)
         return {
-            "label": tf.gather(self.class_names, tf.argmax(probabilities, axis=-1)),
+            "label": tf.gather(class_names, tf.argmax(probabilities, axis=-1)),
             "probabilities": probabilities,
             "word_attention": word_attention,
             "sentence_attention": sentence_attention,
-            "words": self.tokenizer.pad(words, ""),
+            "words": tokenizer.pad(words, ""),
         }
+
+    return serve
+
+
+def _serving_root(model, resources, signatures):
+    """What `tf.saved_model.save` writes: variables, resources and signatures, not the Keras model.
+
+    As in keras.export.ExportArchive: a SavedModel holding the Keras model object
+    reloads in Python but not in TF Serving's session loader, which then fails
+    with "Could not find variable" (keras-team/keras#20095); listing the
+    variables on a plain trackable avoids that. Lookup tables must be tracked
+    too, or saving fails on an untracked resource.
+    """
+    root = tf.Module()
+    root.variables_list = [v.value for v in model.variables]  # the tf.Variables, not Keras wrappers
+    root.resources = list(resources)
+    for name, function in signatures.items():
+        setattr(root, name, function)
+    return root
 
 
 def han_to_tflite(model, max_sentences, max_words):
@@ -129,8 +141,9 @@ def export_han(model, tokenizer, class_names, export_base, tflite=True):
     check_writable(export_base)
     tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=export_base)
     try:
-        module = HanServing(portable_copy(model, _HAN_SAMPLE), tokenizer, class_names)
-        tf.saved_model.save(module, tmp, signatures={SERVING_SIGNATURE: module.serve})
+        portable = portable_copy(model, _HAN_SAMPLE)
+        signatures = {SERVING_SIGNATURE: han_serving_function(portable, tokenizer, class_names)}
+        tf.saved_model.save(_serving_root(portable, [tokenizer.table], signatures), tmp, signatures=signatures)
         extra = os.path.join(tmp, EXTRA_DIR)
         os.makedirs(extra, exist_ok=True)
         with open(os.path.join(extra, "vocab.txt"), "w", encoding="utf-8") as f:

@@ -98,7 +98,8 @@ class DocumentTokenizer(keras.layers.Layer):
     """
 
     def __init__(self, vocabulary, max_sentences=30, max_words=50, pad_to_max=False, **kwargs):
-        super().__init__(trainable=False, **kwargs)
+        kwargs["trainable"] = False  # a lookup, nothing to train
+        super().__init__(**kwargs)
         vocabulary = list(vocabulary)
         if vocabulary[:2] != [PAD, UNK]:
             raise ValueError(f"vocabulary must start with {PAD!r}, {UNK!r}; got {vocabulary[:2]}")

@@ -1,0 +1,62 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo import data, export, text
+from zoo.models import HierarchicalAttentionNetwork
+
+REPO = Path(__file__).resolve().parents[1]
+MAX_SENTENCES, MAX_WORDS = 8, 16
+
+
+def run_python(args, cwd, timeout=600):
+    """Runs `python args...` in a fresh process; returns the CompletedProcess (text mode)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def demo_documents(tmp_path_factory):
+    return data.load_documents("demo", str(tmp_path_factory.mktemp("demo")))
+
+
+@pytest.fixture(scope="session")
+def tokenizer(demo_documents):
+    train, _ = demo_documents
+    return text.DocumentTokenizer(text.build_vocabulary(train.texts, 400), MAX_SENTENCES, MAX_WORDS)
+
+
+@pytest.fixture(scope="session")
+def trained_han(demo_documents, tokenizer):
+    """A small HAN trained briefly on the demo set (not to convergence: outputs are not one-hot)."""
+    train, _ = demo_documents
+    keras.utils.set_random_seed(0)
+    model = HierarchicalAttentionNetwork(tokenizer.vocabulary_size, len(train.class_names),
+                                         embedding_dim=16, gru_units=8, attention_units=8)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    model.fit(data.document_dataset(train, tokenizer, 32, shuffle=True, seed=0), epochs=1, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="session")
+def han_export(trained_han, tokenizer, demo_documents, tmp_path_factory):
+    base = tmp_path_factory.mktemp("savedmodels") / "han"
+    return export.export_han(trained_han, tokenizer, demo_documents[0].class_names, str(base))
+
+
+@pytest.fixture(scope="session")
+def serving_fn(han_export):
+    return tf.saved_model.load(han_export).signatures["serving_default"]
+
+
+def pad_ids(ids, shape=(1, MAX_SENTENCES, MAX_WORDS)):
+    padded = np.zeros(shape, np.int32)
+    padded[:, : ids.shape[1], : ids.shape[2]] = ids
+    return padded

@@ -1,0 +1,142 @@
+"""The exported SavedModel is the product: load it the way a server would, without `zoo`."""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import MAX_SENTENCES, MAX_WORDS, pad_ids, run_python
+from zoo import export
+
+LOAD_WITHOUT_ZOO = r"""
+import json, sys
+import tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+out = serve(text=tf.constant(json.loads(sys.argv[2])))
+leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("zoo", "tensorflow_text"))
+print(json.dumps({"leaked": leaked, "label": [l.decode() for l in out["label"].numpy()],
+                  "probabilities": out["probabilities"].numpy().tolist(),
+                  "keys": sorted(out)}))
+"""
+
+
+def test_layout_assets_and_fresh_versions(han_export, trained_han, tokenizer, demo_documents):
+    base = os.path.dirname(han_export)
+    assert os.path.basename(han_export) == "1"
+    assert {"saved_model.pb", "variables", "assets.extra"} <= set(os.listdir(han_export))
+    extra = os.path.join(han_export, export.EXTRA_DIR)
+    assert sorted(os.listdir(extra)) == ["han.tflite", "labels.txt", "tokenizer.json", "vocab.txt"]
+    with open(os.path.join(extra, "vocab.txt"), encoding="utf-8") as f:
+        assert f.read().splitlines() == tokenizer.vocabulary
+    with open(os.path.join(extra, "tokenizer.json")) as f:
+        assert json.load(f)["max_words"] == MAX_WORDS
+    second = export.export_han(trained_han, tokenizer, demo_documents[0].class_names, base, tflite=False)
+    assert os.path.basename(second) == "2"
+    assert sorted(os.listdir(base)) == ["1", "2"]  # no temp directory left behind
+
+
+def test_failed_export_leaves_no_version_behind(trained_han, tokenizer, tmp_path, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("converter died")
+
+    monkeypatch.setattr(export, "han_to_tflite", broken)
+    with pytest.raises(RuntimeError, match="converter died"):
+        export.export_han(trained_han, tokenizer, ["a", "b", "c"], str(tmp_path))
+    assert os.listdir(tmp_path) == []
+
+
+def test_unwritable_export_dir_is_a_one_line_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(PermissionError, match="cannot write exports to .*file/han"):
+        export.check_writable(str(tmp_path / "file" / "han"))
+
+
+def test_fresh_process_without_zoo_serves_raw_text(han_export, trained_han, tokenizer, demo_documents, tmp_path):
+    documents = demo_documents[1].texts[:5]
+    result = run_python(["-c", LOAD_WITHOUT_ZOO, han_export, json.dumps(documents)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["leaked"] == []
+    assert out["keys"] == ["label", "probabilities", "sentence_attention", "word_attention", "words"]
+    expected = trained_han(tokenizer(tf.constant(documents))).numpy()
+    np.testing.assert_allclose(out["probabilities"], expected, atol=1e-5)
+    names = demo_documents[0].class_names
+    assert out["label"] == [names[i] for i in expected.argmax(-1)]
+
+
+def test_saved_model_cli_show_and_run(han_export, tmp_path):
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    show = run_python([cli, "show", "--dir", han_export, "--tag_set", "serve", "--signature_def",
+                       "serving_default"], cwd=tmp_path)
+    assert show.returncode == 0, show.stderr[-3000:]
+    assert "inputs['text'] tensor_info:\n      dtype: DT_STRING\n      shape: (-1)" in show.stdout
+    for output in ("label", "probabilities", "word_attention", "sentence_attention", "words"):
+        assert f"outputs['{output}']" in show.stdout
+    assert "Method name is: tensorflow/serving/predict" in show.stdout
+    run = run_python([cli, "run", "--dir", han_export, "--tag_set", "serve", "--signature_def",
+                      "serving_default", "--input_exprs", 'text=["It was superb. Koko ba."]'], cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Result for output key label:" in run.stdout
+
+
+def test_tflite_matches_the_saved_model(han_export, tokenizer, serving_fn, demo_documents):
+    with open(os.path.join(han_export, export.EXTRA_DIR, "han.tflite"), "rb") as f:
+        flatbuffer = f.read()
+    for document in demo_documents[1].texts[:8]:
+        served = serving_fn(text=tf.constant([document]))
+        ids = tokenizer(tf.constant([document])).numpy()
+        lite = export.run_tflite(flatbuffer, pad_ids(ids))
+        np.testing.assert_allclose(lite["probabilities"], served["probabilities"].numpy(), atol=1e-4)
+        s, w = ids.shape[1], ids.shape[2]
+        np.testing.assert_allclose(lite["word_attention"][:, :s, :w], served["word_attention"].numpy(), atol=1e-4)
+        np.testing.assert_allclose(lite["sentence_attention"][:, :s], served["sentence_attention"].numpy(), atol=1e-4)
+        # The static padding beyond the document carries no attention.
+        assert lite["sentence_attention"][:, s:].sum() == 0 and lite["word_attention"][:, :, w:].sum() == 0
+
+
+def test_attention_is_inspectable_with_the_words(serving_fn):
+    out = serving_fn(text=tf.constant(["Koko ba pi. It was superb indeed!"]))
+    words = out["words"].numpy()[0]
+    assert [w.decode() for w in words[1] if w] == ["it", "was", "superb", "indeed", "!"]
+    assert out["word_attention"].shape[1:] == words.shape
+    np.testing.assert_array_equal(out["word_attention"].numpy()[0][words == b""], 0.0)
+    np.testing.assert_allclose(out["sentence_attention"].numpy().sum(), 1.0, rtol=1e-5)
+
+
+# Bad input: each has a defined result or a clear error (README: "Bad input").
+
+def test_empty_and_whitespace_documents_are_refused(serving_fn):
+    for bad in ("", "   \n\t", "<br />"):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="empty document .* batch index"):
+            serving_fn(text=tf.constant(["A fine text.", bad]))
+
+
+def test_non_utf8_bytes_are_replaced_and_classified(serving_fn):
+    out = serving_fn(text=tf.constant([b"superb \xff\xfe film"]))
+    assert "\ufffd" in [w.decode() for w in out["words"].numpy().ravel()]
+    assert np.isfinite(out["probabilities"].numpy()).all() and out["label"].shape == (1,)
+
+
+def test_one_megabyte_document_is_truncated(serving_fn):
+    out = serving_fn(text=tf.constant(["It was superb. " * 69906]))  # ~1 MiB
+    assert out["word_attention"].shape == (1, MAX_SENTENCES, 4)
+    assert np.isfinite(out["probabilities"].numpy()).all()
+
+
+def test_batch_of_zero_gives_empty_outputs(serving_fn):
+    out = serving_fn(text=tf.constant([], tf.string))
+    assert out["label"].shape == (0,) and out["probabilities"].shape == (0, 3)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (tf.constant([1, 2]), "expected to be a string tensor but is a int32 tensor"),
+    (tf.constant([1.5]), "expected to be a string tensor but is a float tensor"),
+    # A loaded signature does not check shapes; the first string op refuses, plainly.
+    (tf.constant([["a"]]), r"input must be a vector, got shape: \[1,1\]"),
+])
+def test_wrong_dtype_or_shape_is_refused(serving_fn, bad, message):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        serving_fn(text=bad)
