@@ -1,0 +1,92 @@
+"""recipes/train_han.py end to end, in fresh processes, as a user runs it."""
+
+import json
+import os
+
+import pytest
+
+from conftest import REPO, run_python
+
+RECIPE = str(REPO / "recipes" / "train_han.py")
+DEMO_FLAGS = str(REPO / "recipes" / "configs" / "han_demo.flags")
+
+
+def recipe(tmp_path, *flags):
+    return run_python([RECIPE, f"--flagfile={DEMO_FLAGS}", f"--data_dir={tmp_path / 'data'}",
+                       f"--model_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'savedmodels' / 'han'}",
+                       *flags], cwd=tmp_path)
+
+
+def last_line(result):
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_demo_config_reaches_90_percent_and_exports(tmp_path):
+    result = recipe(tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "run" / "metrics.json") as f:
+        metrics = json.load(f)
+    assert metrics["test_accuracy"] >= 0.9
+    assert metrics["export"] == str(tmp_path / "savedmodels" / "han" / "1")
+    assert os.path.exists(tmp_path / "savedmodels" / "han" / "1" / "saved_model.pb")
+    assert os.path.exists(tmp_path / "savedmodels" / "han" / "1" / "assets.extra" / "han.tflite")
+    assert os.path.exists(tmp_path / "run" / "han.keras")
+    assert os.listdir(tmp_path / "run" / "logs")  # TensorBoard
+
+
+def test_smoke_run_then_resume_continues_from_the_last_epoch(tmp_path):
+    first = recipe(tmp_path, "--epochs=2", "--steps_per_epoch=3", "--notflite")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Epoch 2/2" in first.stdout
+    again = recipe(tmp_path, "--epochs=3", "--steps_per_epoch=3", "--notflite")
+    assert again.returncode == 1
+    assert "pass --resume" in last_line(again)
+    resumed = recipe(tmp_path, "--resume", "--epochs=3", "--steps_per_epoch=3", "--notflite")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Epoch 3/3" in resumed.stdout and "Epoch 1/3" not in resumed.stdout
+    # Each run exports a new version; none is overwritten.
+    assert sorted(os.listdir(tmp_path / "savedmodels" / "han")) == ["1", "2"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--dataset=zhang_csv", "--data_dir={tmp}/missing"], "train_han: error: {tmp}/missing/train.csv: no such file"),
+    (["--dataset=movie_review_polarity", "--data_dir={tmp}"], "no review_polarity.tar.gz in {tmp}; pass --download"),
+    (["--dataset=zhang_csv", "--data_dir={tmp}/bad"], "train_han: error: {tmp}/bad/train.csv:2: malformed row"),
+    (["--export_dir={tmp}/bad/train.csv/han"], "train_han: error: cannot write exports to {tmp}/bad/train.csv/han"),
+    (["--resume"], "train_han: error: --resume: no checkpoint in"),
+])
+def test_bad_set_up_stops_with_one_line(tmp_path, flags, message):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "train.csv").write_text('"1","fine"\n"one","bad label"\n')
+    (tmp_path / "bad" / "test.csv").write_text('"1","fine"\n')
+    result = recipe(tmp_path, *(flag.format(tmp=tmp_path) for flag in flags))
+    assert result.returncode != 0
+    assert message.format(tmp=tmp_path) in last_line(result)
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--batch_size=0", "flag --batch_size=0: 0 is not a positive integer"),
+    ("--strategy=gpus", "flag --strategy=gpus: value should be one of <default|mirrored|multi_worker|tpu>"),
+    ("--dataset=mnist", "flag --dataset=mnist: value should be one of <demo|zhang_csv|"),
+])
+def test_bad_flags_are_refused_by_absl(tmp_path, flag, message):
+    result = recipe(tmp_path, flag)
+    assert result.returncode != 0
+    assert f"FATAL Flags parsing error: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+MOVIE_REVIEWS = REPO.parent / "shared" / "datasets" / "movie_review_polarity"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (MOVIE_REVIEWS / "review_polarity.tar.gz").exists(), reason="needs ../shared/datasets")
+def test_movie_review_polarity_config_learns(tmp_path):
+    config = str(REPO / "recipes" / "configs" / "han_movie_review_polarity.flags")
+    result = run_python([RECIPE, f"--flagfile={config}", f"--data_dir={MOVIE_REVIEWS}",
+                         f"--model_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'han'}", "--notflite"],
+                        cwd=tmp_path, timeout=1800)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "run" / "metrics.json") as f:
+        assert json.load(f)["test_accuracy"] >= 0.75
