@@ -128,3 +128,24 @@ def test_pipeline_batches_buckets_and_skips_empty_documents():
         # Bucketing: documents of ≤ 2 sentences are never batched with longer ones.
         assert sentence_counts.max() <= 2 or sentence_counts.min() > 2
     assert np.unique(np.concatenate([labels.numpy() for _, labels in batches])).tolist() == [0, 1]
+
+
+def test_download_fetches_and_unpacks_a_zhang_set(tmp_path, monkeypatch):
+    # A file:// URL goes through keras.utils.get_file's real download and extraction, offline.
+    make_tar(tmp_path / "yelp_review_polarity_csv.tgz", {
+        "yelp_review_polarity_csv/train.csv": '"1","bad."\n"2","good."\n',
+        "yelp_review_polarity_csv/test.csv": '"2","fine."\n',
+    })
+    monkeypatch.setattr(data.documents, "_ZHANG_URL", f"file://{tmp_path}/{{name}}_csv.tgz")
+    data_dir = tmp_path / "data"
+    train, test = data.load_documents("yelp_review_polarity", str(data_dir), download=True)
+    assert (train.texts, train.labels, test.labels) == (["bad.", "good."], [0, 1], [1])
+    # The second run finds the unpacked files and downloads nothing.
+    monkeypatch.setattr(data.documents, "_ZHANG_URL", "file:///nowhere/{name}.tgz")
+    assert data.load_documents("yelp_review_polarity", str(data_dir), download=True)[0].texts == train.texts
+
+
+def test_failed_download_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(data.documents._ARCHIVES, "imdb", ("aclImdb_v1.tar.gz", f"file://{tmp_path}/none.tar.gz"))
+    with pytest.raises(data.DataError, match="could not download file://.*none.tar.gz into"):
+        data.load_documents("imdb", str(tmp_path / "data"), download=True)

@@ -140,3 +140,19 @@ def test_batch_of_zero_gives_empty_outputs(serving_fn):
 def test_wrong_dtype_or_shape_is_refused(serving_fn, bad, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         serving_fn(text=bad)
+
+
+def test_publish_skips_a_version_taken_meanwhile(tmp_path, monkeypatch):
+    (tmp_path / "1").mkdir()
+    (tmp_path / "1" / "saved_model.pb").write_text("another export")
+    tmp = tmp_path / ".tmp-export-x"
+    tmp.mkdir()
+    (tmp / "saved_model.pb").write_text("this export")
+    # Our first look predates the other export's rename; the next look is current.
+    looks = iter([1])
+    real_next_version = export.next_version
+    monkeypatch.setattr(export, "next_version", lambda base: next(looks, None) or real_next_version(base))
+    assert export._publish(str(tmp), str(tmp_path)) == str(tmp_path / "2")
+    assert (tmp_path / "1" / "saved_model.pb").read_text() == "another export"
+    assert (tmp_path / "2" / "saved_model.pb").read_text() == "this export"
+    assert sorted(os.listdir(tmp_path)) == ["1", "2"]

@@ -19,6 +19,7 @@ function with a static batch of 1 whose variables are frozen to constants
 (TFLite cannot read resource variables inside the GRUs' while loops).
 """
 
+import errno
 import json
 import os
 import re
@@ -167,8 +168,8 @@ def _publish(tmp, export_base):
     while True:
         target = os.path.join(export_base, str(next_version(export_base)))
         try:
-            os.mkdir(target)  # claims the number: fails if another export took it
-        except FileExistsError:
-            continue
-        os.rename(tmp, target)  # onto the empty directory just claimed: atomic on POSIX
-        return target
+            os.rename(tmp, target)  # atomic; fails if a concurrent export took the number
+            return target
+        except OSError as e:
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise

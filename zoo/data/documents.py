@@ -72,16 +72,7 @@ def load_documents(name, data_dir, download=False):
     if name == "zhang_csv":
         return read_zhang_csv(data_dir)
     if name in ZHANG_SETS:
-        folder = os.path.join(data_dir, f"{name}_csv")
-        if not os.path.exists(os.path.join(folder, "train.csv")):
-            if os.path.exists(os.path.join(data_dir, "train.csv")):
-                folder = data_dir
-            elif download:
-                _fetch(f"{name}_csv.tgz", _ZHANG_URL.format(name=name), data_dir, extract=True)
-            else:
-                raise DataError(f"no {name}_csv/train.csv in {data_dir}; pass --download to fetch "
-                                f"{_ZHANG_URL.format(name=name)}")
-        return read_zhang_csv(folder)
+        return read_zhang_csv(_find_zhang_folder(name, data_dir, download))
     archive = _find_archive(name, data_dir, download)
     reader = read_movie_review_polarity if name == "movie_review_polarity" else read_imdb
     return reader(archive)
@@ -93,6 +84,20 @@ def _fetch(filename, url, data_dir, extract=False):
         return keras.utils.get_file(filename, url, cache_dir=data_dir, cache_subdir="", extract=extract)
     except Exception as e:  # get_file raises bare Exceptions for network errors
         raise DataError(f"could not download {url} into {data_dir}: {e}") from e
+
+
+def _find_zhang_folder(name, data_dir, download):
+    """The folder of a Zhang et al. set's CSVs: as the tarball unpacks, as keras.utils.get_file
+    unpacks it (`<name>_csv_extracted/<name>_csv`), or `data_dir` itself."""
+    candidates = [os.path.join(data_dir, f"{name}_csv"),
+                  os.path.join(data_dir, f"{name}_csv_extracted", f"{name}_csv"), data_dir]
+    for folder in candidates:
+        if os.path.exists(os.path.join(folder, "train.csv")):
+            return folder
+    url = _ZHANG_URL.format(name=name)
+    if not download:
+        raise DataError(f"no {name}_csv/train.csv in {data_dir}; pass --download to fetch {url}")
+    return os.path.join(_fetch(f"{name}_csv.tgz", url, data_dir, extract=True), f"{name}_csv")
 
 
 def _find_archive(name, data_dir, download):
