@@ -149,3 +149,9 @@ def test_failed_download_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(data.documents._ARCHIVES, "imdb", ("aclImdb_v1.tar.gz", f"file://{tmp_path}/none.tar.gz"))
     with pytest.raises(data.DataError, match="could not download file://.*none.tar.gz into"):
         data.load_documents("imdb", str(tmp_path / "data"), download=True)
+
+
+def test_archive_without_a_test_split_is_named(tmp_path):
+    make_tar(tmp_path / "review_polarity.tar.gz", {"txt_sentoken/pos/cv000_1.txt": "good ."})
+    with pytest.raises(data.DataError, match="review_polarity.tar.gz: no test documents found"):
+        data.load_documents("movie_review_polarity", str(tmp_path))

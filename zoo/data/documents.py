@@ -160,27 +160,29 @@ def _read_zhang_file(path):
 
 def read_movie_review_polarity(archive):
     """Reads Pang & Lee's `review_polarity.tar.gz`: cv000-cv899 train, cv900-cv999 test."""
-    splits = {"train": ([], []), "test": ([], [])}
-    class_names = ["neg", "pos"]
-    pattern = re.compile(r"txt_sentoken/(neg|pos)/cv(\d{3})_[^/]*\.txt$")
-    for member, text in _tar_texts(archive, pattern):
-        match = pattern.search(member)
-        split = "train" if int(match.group(2)) < 900 else "test"
-        splits[split][0].append(text)
-        splits[split][1].append(class_names.index(match.group(1)))
-    return tuple(_documents(archive, split, *splits[split], class_names) for split in ("train", "test"))
+    pattern = re.compile(r"txt_sentoken/(?P<label>neg|pos)/cv(?P<fold>\d{3})_[^/]*\.txt$")
+    return _read_polarity_tar(archive, pattern, lambda match: "train" if int(match["fold"]) < 900 else "test")
 
 
 def read_imdb(archive):
     """Reads the aclImdb tarball of Maas et al. 2011 (the labelled train/test reviews)."""
-    splits = {"train": ([], []), "test": ([], [])}
+    pattern = re.compile(r"aclImdb/(?P<split>train|test)/(?P<label>neg|pos)/\d+_\d+\.txt$")
+    return _read_polarity_tar(archive, pattern, lambda match: match["split"])
+
+
+def _read_polarity_tar(archive, pattern, split_of):
+    """Reads the `neg`/`pos` review files of a tarball; `split_of(match)` names a file's split."""
     class_names = ["neg", "pos"]
-    pattern = re.compile(r"aclImdb/(train|test)/(neg|pos)/\d+_\d+\.txt$")
+    splits = {"train": ([], []), "test": ([], [])}
     for member, text in _tar_texts(archive, pattern):
         match = pattern.search(member)
-        splits[match.group(1)][0].append(text)
-        splits[match.group(1)][1].append(class_names.index(match.group(2)))
-    return tuple(_documents(archive, split, *splits[split], class_names) for split in ("train", "test"))
+        texts, labels = splits[split_of(match)]
+        texts.append(text)
+        labels.append(class_names.index(match["label"]))
+    for split, (texts, _) in splits.items():
+        if not texts:
+            raise DataError(f"{archive}: no {split} documents found")
+    return tuple(Documents(*splits[split], class_names) for split in ("train", "test"))
 
 
 def _tar_texts(archive, pattern):
@@ -192,12 +194,6 @@ def _tar_texts(archive, pattern):
                 yield member.name, tar.extractfile(member).read().decode("utf-8", errors="replace")
     except (tarfile.TarError, OSError, EOFError) as e:
         raise DataError(f"{archive}: cannot read archive: {e}") from e
-
-
-def _documents(archive, split, texts, labels, class_names):
-    if not texts:
-        raise DataError(f"{archive}: no {split} documents found")
-    return Documents(texts, labels, class_names)
 
 
 def document_dataset(documents, tokenizer, batch_size, shuffle=False, seed=None, bucket_boundaries=(2, 4, 8, 16)):
