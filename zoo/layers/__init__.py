@@ -1,5 +1,7 @@
 """Reusable Keras layers of the zoo."""
 
 from zoo.layers.attention import AdditiveAttention
+from zoo.layers.mdn import MixtureDensityOutput
+from zoo.layers.stacked_rnn import SkipStackedRNN
 
-__all__ = ["AdditiveAttention"]
+__all__ = ["AdditiveAttention", "MixtureDensityOutput", "SkipStackedRNN"]
