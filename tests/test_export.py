@@ -88,7 +88,7 @@ def test_tflite_matches_the_saved_model(han_export, tokenizer, serving_fn, demo_
     for document in demo_documents[1].texts[:8]:
         served = serving_fn(text=tf.constant([document]))
         ids = tokenizer(tf.constant([document])).numpy()
-        lite = export.run_tflite(flatbuffer, pad_ids(ids))
+        lite = export.run_han_tflite(flatbuffer, pad_ids(ids))
         np.testing.assert_allclose(lite["probabilities"], served["probabilities"].numpy(), atol=1e-4)
         s, w = ids.shape[1], ids.shape[2]
         np.testing.assert_allclose(lite["word_attention"][:, :s, :w], served["word_attention"].numpy(), atol=1e-4)

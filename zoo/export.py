@@ -114,23 +114,70 @@ def han_to_tflite(model, max_sentences, max_words):
     def classify(word_ids):
         return portable(word_ids, return_attention=True)
 
-    frozen = convert_to_constants.convert_variables_to_constants_v2(classify.get_concrete_function())
-    return tf.lite.TFLiteConverter.from_concrete_functions([frozen], portable).convert()
+    return freeze_to_tflite(classify, portable)
 
 
-# The frozen function's outputs, in the order of its tensors Identity, Identity_1, Identity_2:
-# a frozen concrete function converts without a SignatureDef, so outputs go by position.
-TFLITE_OUTPUTS = ("probabilities", "word_attention", "sentence_attention")
+def run_han_tflite(model_content, word_ids):
+    """Runs a `han_to_tflite` flatbuffer on word ids `[1, S, W]`; returns a dict of its outputs."""
+    return dict(zip(HAN_TFLITE_OUTPUTS, run_tflite(model_content, {"word_ids": word_ids})))
 
 
-def run_tflite(model_content, word_ids):
-    """Runs a `han_to_tflite` model on word ids `[1, S, W]`; returns a dict of numpy outputs."""
+# A frozen concrete function's outputs convert to tensors named by position
+# (Identity, Identity_1, ... or PartitionedCall:0, :1, ...), in the order it returns them.
+HAN_TFLITE_OUTPUTS = ("probabilities", "word_attention", "sentence_attention")
+
+
+def freeze_to_tflite(function, trackable):
+    """Converts a `tf.function` with a static input signature to TFLite, variables frozen to constants."""
+    frozen = convert_to_constants.convert_variables_to_constants_v2(function.get_concrete_function())
+    return tf.lite.TFLiteConverter.from_concrete_functions([frozen], trackable).convert()
+
+
+def run_tflite(model_content, inputs):
+    """Runs a flatbuffer of `freeze_to_tflite` on `{input name: array}`; returns its outputs in order."""
     interpreter = tf.lite.Interpreter(model_content=model_content)
     interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], np.asarray(word_ids, np.int32))
+    for detail in interpreter.get_input_details():
+        # With several inputs the converter names them "serving_default_<name>:0".
+        name = re.sub(r"^serving_default_|:\d+$", "", detail["name"])
+        interpreter.set_tensor(detail["index"], np.asarray(inputs[name], detail["dtype"]))
     interpreter.invoke()
-    outputs = sorted(interpreter.get_output_details(), key=lambda d: d["name"])
-    return {name: interpreter.get_tensor(d["index"]) for name, d in zip(TFLITE_OUTPUTS, outputs)}
+    return [interpreter.get_tensor(d["index"]) for d in sorted(interpreter.get_output_details(), key=_output_position)]
+
+
+def _output_position(detail):
+    """Position of a converted output: `Identity`, `Identity_1`, ... or `PartitionedCall:0`, `:1`, ..."""
+    match = re.search(r"[_:](\d+)$", detail["name"])
+    return int(match.group(1)) if match else 0
+
+
+def write_export(export_base, portable, resources, signatures, extra_files):
+    """Writes a SavedModel and its `assets.extra/` files to `export_base/<next version>/`; returns it.
+
+    Args:
+        portable: the model the signatures call (see `portable_copy`).
+        resources: lookup tables and other resources the signatures use.
+        signatures: `{name: tf.function}`; `serving_default` is TF Serving's default.
+        extra_files: `{file name: str or bytes}` written to `assets.extra/`.
+    """
+    check_writable(export_base)
+    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=export_base)
+    try:
+        tf.saved_model.save(_serving_root(portable, resources, signatures), tmp, signatures=signatures)
+        extra = os.path.join(tmp, EXTRA_DIR)
+        os.makedirs(extra, exist_ok=True)
+        for name, content in extra_files.items():
+            mode, encoding = ("wb", None) if isinstance(content, bytes) else ("w", "utf-8")
+            with open(os.path.join(extra, name), mode, encoding=encoding) as f:
+                f.write(content)
+        return _publish(tmp, export_base)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _lines(items):
+    return "".join(item + "\n" for item in items)
 
 
 def export_han(model, tokenizer, class_names, export_base, tflite=True):
@@ -139,28 +186,119 @@ def export_han(model, tokenizer, class_names, export_base, tflite=True):
     Beside the graph, `assets.extra/` holds `vocab.txt`, `labels.txt`,
     `tokenizer.json` and (with `tflite=True`) `han.tflite`.
     """
-    check_writable(export_base)
-    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=export_base)
-    try:
-        portable = portable_copy(model, _HAN_SAMPLE)
-        signatures = {SERVING_SIGNATURE: han_serving_function(portable, tokenizer, class_names)}
-        tf.saved_model.save(_serving_root(portable, [tokenizer.table], signatures), tmp, signatures=signatures)
-        extra = os.path.join(tmp, EXTRA_DIR)
-        os.makedirs(extra, exist_ok=True)
-        with open(os.path.join(extra, "vocab.txt"), "w", encoding="utf-8") as f:
-            f.write("".join(word + "\n" for word in tokenizer.vocabulary))
-        with open(os.path.join(extra, "labels.txt"), "w", encoding="utf-8") as f:
-            f.write("".join(name + "\n" for name in class_names))
-        with open(os.path.join(extra, "tokenizer.json"), "w", encoding="utf-8") as f:
-            json.dump({"max_sentences": tokenizer.max_sentences, "max_words": tokenizer.max_words,
-                       "padding_id": 0, "unknown_id": 1}, f, indent=2)
-        if tflite:
-            with open(os.path.join(extra, "han.tflite"), "wb") as f:
-                f.write(han_to_tflite(model, tokenizer.max_sentences, tokenizer.max_words))
-        return _publish(tmp, export_base)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    portable = portable_copy(model, _HAN_SAMPLE)
+    signatures = {SERVING_SIGNATURE: han_serving_function(portable, tokenizer, class_names)}
+    extra_files = {
+        "vocab.txt": _lines(tokenizer.vocabulary),
+        "labels.txt": _lines(class_names),
+        "tokenizer.json": json.dumps({"max_sentences": tokenizer.max_sentences, "max_words": tokenizer.max_words,
+                                      "padding_id": 0, "unknown_id": 1}, indent=2),
+    }
+    if tflite:
+        extra_files["han.tflite"] = han_to_tflite(portable, tokenizer.max_sentences, tokenizer.max_words)
+    return write_export(export_base, portable, [tokenizer.table], signatures, extra_files)
+
+
+# Graves 2013 exports: generation caps, so that one request cannot hold a server for long.
+MAX_GENERATED_CHARACTERS = 10_000
+MAX_SAMPLED_POINTS = 5_000
+
+
+def _checked(condition, message, value):
+    """An Assert that runs before whatever uses `value`; returns `value`."""
+    with tf.control_dependencies([tf.debugging.Assert(condition, message)]):
+        return tf.identity(value)
+
+
+def graves_text_generate_function(model, tokenizer, max_length=MAX_GENERATED_CHARACTERS):
+    """The `generate` signature: prime `text` [batch], `length`, `temperature`, `seed` → generated `text`."""
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None], tf.string, name="text"), tf.TensorSpec([], tf.int32, name="length"),
+        tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int64, name="seed")])
+    def generate(text, length, temperature, seed):
+        prime = tokenizer(text)
+        empty = tf.where(tf.reduce_all(tf.equal(prime, 0), axis=1))[:, 0]
+        prime = _checked(tf.size(empty) == 0, ["generate: empty prime text at batch index", empty], prime)
+        length = _checked((length >= 1) & (length <= max_length),
+                          [f"generate: length must be in [1, {max_length}], got", length], length)
+        temperature = _checked(temperature > 0.0, ["generate: temperature must be > 0, got", temperature],
+                               temperature)
+        ids = model.generate(prime, length, temperature, tf.stack([seed, tf.constant(0, tf.int64)]))
+        return {"text": tokenizer.detokenize(ids)}
+
+    return generate
+
+
+def graves_text_step_tflite(model):
+    """The one-step cell of a `GravesTextModel` as TFLite.
+
+    Inputs `char_id` int32 `[1, 1]` and `state_<n>_h`, `state_<n>_c` float32
+    `[1, units]` for each layer n; outputs, in order: logits `[1, vocabulary]`,
+    then the new states in the same order. A device loop feeds each drawn
+    character and the states back.
+    """
+    portable = portable_copy(model, np.ones((1, 1), np.int32))
+    state_specs = [tf.TensorSpec([1, model.units], tf.float32, name=f"state_{n}_{part}")
+                   for n in range(model.num_layers) for part in "hc"]
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 1], tf.int32, name="char_id"), *state_specs])
+    def step(char_id, *flat_states):
+        states = [[flat_states[2 * n], flat_states[2 * n + 1]] for n in range(model.num_layers)]
+        logits, states = portable(char_id, initial_states=states, return_states=True)
+        return (logits[:, -1], *[tensor for pair in states for tensor in pair])
+
+    return freeze_to_tflite(step, portable)
+
+
+def export_graves_text(model, tokenizer, export_base, tflite=True):
+    """Writes a Graves character model to `export_base/<next version>/`; returns that path.
+
+    Signatures `generate` and `serving_default` (the same function);
+    `assets.extra/` holds `characters.json` (the vocabulary: id = position)
+    and, with `tflite=True`, `graves_text_step.tflite`.
+    """
+    portable = portable_copy(model, np.ones((1, 1), np.int32))
+    generate = graves_text_generate_function(portable, tokenizer)
+    extra_files = {"characters.json": json.dumps(tokenizer.vocabulary, ensure_ascii=False)}
+    if tflite:
+        extra_files["graves_text_step.tflite"] = graves_text_step_tflite(portable)
+    return write_export(export_base, portable, [tokenizer.table], {SERVING_SIGNATURE: generate, "generate": generate},
+                        extra_files)
+
+
+def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps=MAX_SAMPLED_POINTS):
+    """The `sample` signature: `steps`, `bias`, `seed` → `strokes` [steps, 3] in the data's units.
+
+    The model samples normalised offsets; they are scaled back with the
+    training set's mean and standard deviation of (Δx, Δy).
+    """
+    scale = tf.constant([*offset_std, 1.0], tf.float32)
+    shift = tf.constant([*offset_mean, 0.0], tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="steps"), tf.TensorSpec([], tf.float32, name="bias"),
+                                  tf.TensorSpec([], tf.int64, name="seed")])
+    def sample(steps, bias, seed):
+        steps = _checked((steps >= 1) & (steps <= max_steps),
+                         [f"sample: steps must be in [1, {max_steps}], got", steps], steps)
+        bias = _checked(bias >= 0.0, ["sample: bias must be >= 0, got", bias], bias)
+        strokes = model.sample(steps, bias, tf.stack([seed, tf.constant(0, tf.int64)]))
+        return {"strokes": strokes * scale + shift}
+
+    return sample
+
+
+def export_graves_handwriting(model, offset_mean, offset_std, export_base):
+    """Writes a Graves handwriting model to `export_base/<next version>/`; returns that path.
+
+    Signatures `sample` and `serving_default` (the same function);
+    `assets.extra/normalisation.json` holds the offset statistics.
+    """
+    portable = portable_copy(model, np.zeros((1, 1, 3), np.float32))
+    sample = graves_handwriting_sample_function(portable, offset_mean, offset_std)
+    stats = json.dumps({"offset_mean": list(map(float, offset_mean)), "offset_std": list(map(float, offset_std))})
+    return write_export(export_base, portable, [], {SERVING_SIGNATURE: sample, "sample": sample},
+                        {"normalisation.json": stats})
 
 
 def _publish(tmp, export_base):

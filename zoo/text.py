@@ -155,3 +155,54 @@ class DocumentTokenizer(keras.layers.Layer):
             "max_words": self.max_words,
             "pad_to_max": self.pad_to_max,
         }
+
+
+def build_character_vocabulary(text):
+    """`[PAD]`, `[UNK]`, then the characters of `text` in code point order."""
+    return [PAD, UNK] + sorted(set(text))
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class CharacterTokenizer(keras.layers.Layer):
+    """Text `[batch]` (tf.string) ↔ character ids `[batch, time]` (int32), in the graph.
+
+    Ids are positions in `vocabulary` (`[PAD]` = 0 pads short rows, `[UNK]` = 1
+    stands for characters the vocabulary lacks). Invalid UTF-8 bytes become
+    U+FFFD first, so any byte string tokenises.
+    """
+
+    def __init__(self, vocabulary, **kwargs):
+        kwargs["trainable"] = False  # a lookup, nothing to train
+        super().__init__(**kwargs)
+        vocabulary = list(vocabulary)
+        if vocabulary[:2] != [PAD, UNK] or len(vocabulary) < 3:
+            raise ValueError(f"vocabulary must be {PAD!r}, {UNK!r}, then characters; got {vocabulary[:3]}")
+        characters = vocabulary[2:]
+        if any(len(c) != 1 for c in characters) or len(set(characters)) != len(characters):
+            raise ValueError("vocabulary entries after [PAD], [UNK] must be distinct single characters")
+        self.vocabulary = vocabulary
+        self.table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(characters), tf.range(2, len(vocabulary), dtype=tf.int32)),
+            default_value=1)
+        # What ids turn back into: padding into nothing, [UNK] into U+FFFD.
+        self.characters = tf.constant(["", "\ufffd"] + characters)
+
+    @property
+    def vocabulary_size(self):
+        return len(self.vocabulary)
+
+    def call(self, text):
+        text = tf.convert_to_tensor(text)
+        if text.dtype != tf.string:
+            raise TypeError(f"CharacterTokenizer takes tf.string text, got {text.dtype.name}")
+        text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
+        ids = tf.ragged.map_flat_values(self.table.lookup, tf.strings.unicode_split(text, "UTF-8")).to_tensor(0)
+        # At least one (padding) column, so that an empty batch still has a time axis.
+        return tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
+
+    def detokenize(self, ids):
+        """Ids `[batch, time]` → text `[batch]`."""
+        return tf.strings.reduce_join(tf.gather(self.characters, ids), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary": self.vocabulary}

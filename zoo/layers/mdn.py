@@ -7,6 +7,50 @@ import tensorflow as tf
 from keras import ops
 
 
+def split_mixture(y_hat, num_components):
+    """ŷ `[..., 1 + 6M]` → (ê, π̂, μ̂1, μ̂2, σ̂1, σ̂2, ρ̂), each `[..., M]` (ê `[..., 1]`)."""
+    m = num_components
+    return ops.split(y_hat, [1, 1 + m, 1 + 2 * m, 1 + 3 * m, 1 + 4 * m, 1 + 5 * m], axis=-1)
+
+
+def mixture_negative_log_likelihood(targets, y_hat, num_components):
+    """Graves 2013 eq. (26): -log Pr(x_{t+1} | y_t), targets `[..., 3]` = (Δx, Δy, end of stroke) → `[...]`.
+
+    See `MixtureDensityOutput` for the parameterisation and the numerics.
+    """
+    e_hat, pi_hat, mu1, mu2, s1_hat, s2_hat, rho_hat = split_mixture(y_hat, num_components)
+    x1, x2, eos = targets[..., 0:1], targets[..., 1:2], targets[..., 2]
+    z1 = (x1 - mu1) * ops.exp(-s1_hat)
+    z2 = (x2 - mu2) * ops.exp(-s2_hat)
+    # Z / (1 - ρ²) = (z1 + z2)² / (2 (1 + ρ)) + (z1 - z2)² / (2 (1 - ρ)), with 1 ± ρ = 2 σ(±2ρ̂)
+    # taken from ρ̂: exact where tanh(ρ̂) rounds to ±1.
+    log_one_plus_rho = math.log(2.0) + ops.log_sigmoid(2.0 * rho_hat)
+    log_one_minus_rho = math.log(2.0) + ops.log_sigmoid(-2.0 * rho_hat)
+    z_over_one_minus_rho2 = 0.5 * ((z1 + z2) ** 2 * ops.exp(-log_one_plus_rho)
+                                   + (z1 - z2) ** 2 * ops.exp(-log_one_minus_rho))
+    log_normal = (-math.log(2.0 * math.pi) - s1_hat - s2_hat - 0.5 * (log_one_plus_rho + log_one_minus_rho)
+                  - 0.5 * z_over_one_minus_rho2)
+    log_mixture = ops.logsumexp(ops.log_softmax(pi_hat, axis=-1) + log_normal, axis=-1)
+    # log e_t = log σ(-ê), log(1 - e_t) = log σ(ê).
+    log_eos = ops.where(eos > 0.5, ops.log_sigmoid(-e_hat[..., 0]), ops.log_sigmoid(e_hat[..., 0]))
+    return -(log_mixture + log_eos)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MixtureDensityLoss(keras.losses.Loss):
+    """Mean of eq. (26) over the (weighted) steps: `y_true` strokes `[..., 3]`, `y_pred` ŷ `[..., 1 + 6M]`."""
+
+    def __init__(self, num_components, name="mixture_density_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_components = num_components
+
+    def call(self, y_true, y_pred):
+        return mixture_negative_log_likelihood(y_true, y_pred, self.num_components)
+
+    def get_config(self):
+        return {**super().get_config(), "num_components": self.num_components}
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class MixtureDensityOutput(keras.layers.Layer):
     """Mixture of M bivariate Gaussians plus an end-of-stroke Bernoulli.
@@ -48,8 +92,7 @@ class MixtureDensityOutput(keras.layers.Layer):
 
     def split(self, y_hat):
         """ŷ → (ê, π̂, μ̂1, μ̂2, σ̂1, σ̂2, ρ̂), each `[..., M]` (ê `[..., 1]`)."""
-        m = self.num_components
-        return ops.split(y_hat, [1, 1 + m, 1 + 2 * m, 1 + 3 * m, 1 + 4 * m, 1 + 5 * m], axis=-1)
+        return split_mixture(y_hat, self.num_components)
 
     def mixture(self, y_hat, bias=0.0):
         """The distribution's parameters (eqs. 18-22, with the bias of eqs. 61-62) as a dict."""
@@ -64,22 +107,7 @@ class MixtureDensityOutput(keras.layers.Layer):
 
     def negative_log_likelihood(self, targets, y_hat):
         """-log Pr(x_{t+1} | y_t) for targets `[..., 3]` = (Δx, Δy, end of stroke); shape `[...]`."""
-        e_hat, pi_hat, mu1, mu2, s1_hat, s2_hat, rho_hat = self.split(y_hat)
-        x1, x2, eos = targets[..., 0:1], targets[..., 1:2], targets[..., 2]
-        z1 = (x1 - mu1) * ops.exp(-s1_hat)
-        z2 = (x2 - mu2) * ops.exp(-s2_hat)
-        # Z / (1 - ρ²) = (z1 + z2)² / (2 (1 + ρ)) + (z1 - z2)² / (2 (1 - ρ)), with 1 ± ρ = 2 σ(±2ρ̂)
-        # taken from ρ̂: exact where tanh(ρ̂) rounds to ±1.
-        log_one_plus_rho = math.log(2.0) + ops.log_sigmoid(2.0 * rho_hat)
-        log_one_minus_rho = math.log(2.0) + ops.log_sigmoid(-2.0 * rho_hat)
-        z_over_one_minus_rho2 = 0.5 * ((z1 + z2) ** 2 * ops.exp(-log_one_plus_rho)
-                                       + (z1 - z2) ** 2 * ops.exp(-log_one_minus_rho))
-        log_normal = (-math.log(2.0 * math.pi) - s1_hat - s2_hat - 0.5 * (log_one_plus_rho + log_one_minus_rho)
-                      - 0.5 * z_over_one_minus_rho2)
-        log_mixture = ops.logsumexp(ops.log_softmax(pi_hat, axis=-1) + log_normal, axis=-1)
-        # log e_t = log σ(-ê), log(1 - e_t) = log σ(ê).
-        log_eos = ops.where(eos > 0.5, ops.log_sigmoid(-e_hat[..., 0]), ops.log_sigmoid(e_hat[..., 0]))
-        return -(log_mixture + log_eos)
+        return mixture_negative_log_likelihood(targets, y_hat, self.num_components)
 
     def sample(self, y_hat, bias=0.0, seed=(0, 0)):
         """Draws (Δx, Δy, end of stroke) `[..., 3]` from ŷ `[..., 1 + 6M]` with bias b.
