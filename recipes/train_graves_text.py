@@ -1,0 +1,85 @@
+"""Trains a Graves 2013 character language model, reports test BPC, exports text generation.
+
+    python recipes/train_graves_text.py --flagfile recipes/configs/graves_text_demo.flags
+
+Reads a plain-text corpus from --data_dir (see zoo.data.text_corpus), builds the
+character vocabulary from the training split, trains next-character prediction
+on windows of --sequence_length with model.fit (progress bar, TensorBoard,
+a checkpoint each epoch, --resume), reports bits per character on the test
+split, prints a sample and exports a SavedModel whose `generate` signature
+takes a prime text, a length, a temperature and a seed.
+"""
+
+import json
+import math
+import os
+
+from absl import flags, logging
+
+import keras
+import tensorflow as tf
+
+from zoo import export, text, training
+from zoo.data import text_corpus
+from zoo.models import GravesTextModel
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("corpus", "demo", text_corpus.CORPORA, "Corpus to train on.")
+flags.DEFINE_string("data_dir", "data/graves_text_demo", "Folder holding the corpus's published files.")
+flags.DEFINE_bool("download", False, "Fetch a missing corpus from its published URL into --data_dir.")
+flags.DEFINE_integer("units", 700, "LSTM units per layer.", lower_bound=1)
+flags.DEFINE_integer("num_layers", 7, "LSTM layers.", lower_bound=1)
+flags.DEFINE_integer("sequence_length", 100, "Characters per training window.", lower_bound=1)
+flags.DEFINE_string("sample_prime", "The ", "Prime text of the sample printed after training.")
+# Graves trained with RMSProp (momentum 0.9, learning rate 1e-4) and clipped derivatives.
+training.define_run_flags("runs/graves_text", "savedmodels/graves_text", optimizer="rmsprop", learning_rate=1e-4,
+                          batch_size=32)
+
+
+def vocabulary_for(train):
+    """The run's characters: from the training split, or the saved ones when resuming."""
+    path = os.path.join(FLAGS.model_dir, "characters.json")
+    if FLAGS.resume:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    vocabulary = text.build_character_vocabulary(train)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(vocabulary, f, ensure_ascii=False)
+    return vocabulary
+
+
+def train_and_export():
+    backup_dir = training.prepare_run()
+    train, valid, test = text_corpus.read_corpus(FLAGS.corpus, FLAGS.data_dir, FLAGS.download)
+    vocabulary = vocabulary_for(train)
+    logging.info("%s: %d / %d / %d characters, %d symbols", FLAGS.corpus, len(train), len(valid), len(test),
+                 len(vocabulary) - 2)
+    datasets = [text_corpus.window_dataset(text_corpus.encode(split, vocabulary), FLAGS.sequence_length,
+                                           FLAGS.batch_size, shuffle=shuffle, seed=FLAGS.seed)
+                for split, shuffle in ((train, True), (valid, False), (test, False))]
+
+    with training.strategy().scope():
+        model = GravesTextModel(len(vocabulary), units=FLAGS.units, num_layers=FLAGS.num_layers)
+        optimizer = training.optimizer()
+        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model(tf.ones((1, 1), tf.int32))
+        optimizer.build(model.trainable_variables)
+
+    training.fit(model, datasets[0], datasets[1], backup_dir)
+    bits_per_character = model.evaluate(datasets[2]) / math.log(2)
+    print(f"test bits per character: {bits_per_character:.4f}  ({len(test)} characters)")
+
+    tokenizer = text.CharacterTokenizer(vocabulary)
+    sample = model.generate(tokenizer(tf.constant([FLAGS.sample_prime])), 200, 1.0, (FLAGS.seed, 0))
+    print("sample:", FLAGS.sample_prime + tokenizer.detokenize(sample)[0].numpy().decode("utf-8"))
+
+    model.save(os.path.join(FLAGS.model_dir, "graves_text.keras"))
+    path = export.export_graves_text(model, tokenizer, FLAGS.export_dir, tflite=FLAGS.tflite)
+    with open(os.path.join(FLAGS.model_dir, "metrics.json"), "w") as f:
+        json.dump({"corpus": FLAGS.corpus, "test_bits_per_character": bits_per_character,
+                   "test_characters": len(test), "export": path}, f, indent=2)
+    print(f"exported: {path}")
+
+
+if __name__ == "__main__":
+    training.main("train_graves_text", train_and_export)

@@ -1,0 +1,246 @@
+"""Graves 2013 models, their in-graph generation, exports and TFLite cell."""
+
+import json
+import os
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import run_python
+from zoo import export, text
+from zoo.layers.mdn import MixtureDensityLoss
+from zoo.models import GravesHandwritingModel, GravesTextModel
+
+VOCABULARY = ["[PAD]", "[UNK]", "\n", " ", "a", "b", "c", "d", "é"]
+
+
+@pytest.fixture(scope="module")
+def text_model():
+    keras.utils.set_random_seed(11)
+    model = GravesTextModel(len(VOCABULARY), units=12, num_layers=2)
+    model(np.ones((1, 1), np.int32))
+    return model
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return text.CharacterTokenizer(VOCABULARY)
+
+
+@pytest.fixture(scope="module")
+def handwriting_model():
+    keras.utils.set_random_seed(12)
+    model = GravesHandwritingModel(units=10, num_layers=2, num_components=3)
+    model(np.zeros((1, 1, 3), np.float32))
+    return model
+
+
+def test_text_model_shapes_and_defaults(text_model):
+    assert text_model(np.array([[4, 5, 6], [7, 0, 0]])).shape == (2, 3, len(VOCABULARY))
+    config = GravesTextModel(50).get_config()
+    assert (config["units"], config["num_layers"]) == (700, 7)
+    assert GravesHandwritingModel().get_config()["num_components"] == 20
+    with pytest.raises(ValueError, match="at least 3"):
+        GravesTextModel(2)
+
+
+def test_padded_prime_ends_in_the_same_state(text_model):
+    _, padded = text_model(np.array([[4, 5, 0, 0]]), return_states=True)
+    _, short = text_model(np.array([[4, 5]]), return_states=True)
+    for (h, c), (h2, c2) in zip(padded, short):
+        np.testing.assert_allclose(h.numpy(), h2.numpy(), atol=1e-6)
+        np.testing.assert_allclose(c.numpy(), c2.numpy(), atol=1e-6)
+
+
+def test_generation_is_seeded_and_never_draws_padding_or_unknown(text_model):
+    prime = np.array([[4, 5, 6], [7, 0, 0]], np.int32)
+    first = text_model.generate(prime, 40, 1.0, (1, 2)).numpy()
+    assert first.shape == (2, 40)
+    np.testing.assert_array_equal(first, text_model.generate(prime, 40, 1.0, (1, 2)).numpy())
+    assert not np.array_equal(first, text_model.generate(prime, 40, 1.0, (1, 3)).numpy())
+    assert first.min() >= 2
+
+
+def test_low_temperature_is_greedy(text_model):
+    prime = np.array([[4, 5]], np.int32)
+    drawn = text_model.generate(prime, 5, 1e-4, (0, 0)).numpy()[0]
+    ids, expected = prime, []
+    for _ in range(5):  # the obvious loop: re-run the whole sequence, take the argmax
+        logits = text_model(ids).numpy()[0, -1]
+        logits[:2] = -np.inf
+        expected.append(int(logits.argmax()))
+        ids = np.concatenate([ids, [[expected[-1]]]], axis=1)
+    assert drawn.tolist() == expected
+
+
+def test_text_model_keras_round_trip(text_model, tmp_path):
+    text_model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras")
+    ids = np.array([[4, 5, 6]])
+    np.testing.assert_allclose(restored(ids).numpy(), text_model(ids).numpy(), atol=1e-6)
+
+
+def test_handwriting_model_trains_with_the_mixture_loss(handwriting_model):
+    strokes = np.random.default_rng(0).normal(size=(4, 9, 3)).astype("float32")
+    strokes[..., 2] = (strokes[..., 2] > 1).astype("float32")
+    weights = np.ones((4, 8), "float32")
+    weights[0, 5:] = 0  # padding
+    handwriting_model.compile(optimizer=keras.optimizers.Adam(0.01), loss=MixtureDensityLoss(3))
+    history = handwriting_model.fit(strokes[:, :-1], strokes[:, 1:], sample_weight=weights, epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert handwriting_model(strokes).shape == (4, 9, 19)
+
+
+def test_handwriting_sampling_is_seeded(handwriting_model):
+    first = handwriting_model.sample(30, 0.5, (4, 5)).numpy()
+    assert first.shape == (30, 3) and np.isfinite(first).all()
+    assert set(np.unique(first[:, 2])) <= {0.0, 1.0}
+    np.testing.assert_array_equal(first, handwriting_model.sample(30, 0.5, (4, 5)).numpy())
+    assert not np.array_equal(first, handwriting_model.sample(30, 0.5, (4, 6)).numpy())
+
+
+def test_character_tokenizer_round_trip_and_unknowns(tokenizer):
+    ids = tokenizer(tf.constant(["abé", "z", b"a\xff"])).numpy()
+    np.testing.assert_array_equal(ids, [[4, 5, 8], [1, 0, 0], [4, 1, 0]])
+    assert tokenizer.detokenize(ids).numpy().tolist() == ["abé".encode(), "\ufffd".encode(), "a\ufffd".encode()]
+    assert tokenizer(tf.constant([], tf.string)).shape == (0, 1)
+    with pytest.raises(TypeError, match="tf.string text"):
+        tokenizer(tf.constant([1]))
+    with pytest.raises(ValueError, match="single characters"):
+        text.CharacterTokenizer(["[PAD]", "[UNK]", "ab"])
+
+
+# Exports.
+
+@pytest.fixture(scope="module")
+def text_export(text_model, tokenizer, tmp_path_factory):
+    return export.export_graves_text(text_model, tokenizer, str(tmp_path_factory.mktemp("exports") / "graves_text"))
+
+
+@pytest.fixture(scope="module")
+def generate(text_export):
+    return tf.saved_model.load(text_export).signatures["generate"]
+
+
+def call_generate(generate, texts, length=20, temperature=1.0, seed=7):
+    return generate(text=tf.constant(texts, tf.string), length=tf.constant(length),
+                    temperature=tf.constant(temperature), seed=tf.constant(seed, tf.int64))["text"].numpy()
+
+
+GENERATE_WITHOUT_ZOO = r"""
+import json, sys
+import tensorflow as tf
+model = tf.saved_model.load(sys.argv[1])
+out = model.signatures["generate"](text=tf.constant(["ab", "c"]), length=tf.constant(25),
+                                   temperature=tf.constant(0.8), seed=tf.constant(3, tf.int64))
+leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("zoo", "tensorflow_text"))
+print(json.dumps({"leaked": leaked, "text": [t.decode() for t in out["text"].numpy()],
+                  "signatures": sorted(model.signatures)}))
+"""
+
+
+def test_text_export_generates_in_a_process_without_zoo(text_export, generate, tmp_path):
+    result = run_python(["-c", GENERATE_WITHOUT_ZOO, text_export], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["leaked"] == [] and out["signatures"] == ["generate", "serving_default"]
+    assert [len(t) for t in out["text"]] == [25, 25]
+    assert out["text"] == [t.decode() for t in call_generate(generate, ["ab", "c"], 25, 0.8, 3)]
+    assert set("".join(out["text"])) <= set(VOCABULARY[2:])
+
+
+def test_text_export_saved_model_cli(text_export, tmp_path):
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    show = run_python([cli, "show", "--dir", text_export, "--tag_set", "serve", "--signature_def", "generate"],
+                      cwd=tmp_path)
+    assert show.returncode == 0, show.stderr[-3000:]
+    for name in ("text", "length", "temperature", "seed"):
+        assert f"inputs['{name}']" in show.stdout
+    assert "outputs['text']" in show.stdout
+
+
+def test_text_export_is_seeded(generate):
+    np.testing.assert_array_equal(call_generate(generate, ["ab"], seed=1), call_generate(generate, ["ab"], seed=1))
+    assert not np.array_equal(call_generate(generate, ["ab"], seed=1), call_generate(generate, ["ab"], seed=2))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"texts": ["ab", ""]}, r"empty prime text at batch index.*\[1\]"),
+    ({"length": 0}, r"length must be in \[1, 10000\], got.*0"),
+    ({"length": 10001}, r"length must be in \[1, 10000\], got.*10001"),
+    ({"temperature": 0.0}, "temperature must be > 0"),
+    ({"temperature": -1.0}, "temperature must be > 0"),
+])
+def test_bad_generate_arguments_are_refused(generate, kwargs, message):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        call_generate(generate, **{"texts": ["ab"], **kwargs})
+
+
+def test_unknown_and_invalid_characters_generate_normally(generate):
+    out = call_generate(generate, ["xyz", b"\xff\xfe", "   "])
+    assert [len(t.decode()) for t in out] == [20, 20, 20]
+    assert call_generate(generate, []).shape == (0,)
+
+
+def test_text_tflite_step_matches_keras(text_export, text_model):
+    with open(os.path.join(text_export, export.EXTRA_DIR, "graves_text_step.tflite"), "rb") as f:
+        flatbuffer = f.read()
+    rng = np.random.default_rng(1)
+    states = [[rng.normal(size=(1, 12)).astype("float32") for _ in "hc"] for _ in range(2)]
+    feed = {f"state_{n}_{part}": states[n][i] for n in range(2) for i, part in enumerate("hc")}
+    for char_id in (3, 4, 8):
+        lite = export.run_tflite(flatbuffer, {"char_id": [[char_id]], **feed})
+        logits, new_states = text_model(np.array([[char_id]]), initial_states=states, return_states=True)
+        np.testing.assert_allclose(lite[0], logits.numpy()[:, -1], atol=1e-5)
+        for got, expected in zip(lite[1:], [t for pair in new_states for t in pair]):
+            np.testing.assert_allclose(got, expected.numpy(), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def sample_fn(handwriting_model, tmp_path_factory):
+    path = export.export_graves_handwriting(handwriting_model, (0.5, -0.2), (10.0, 4.0),
+                                            str(tmp_path_factory.mktemp("exports") / "graves_handwriting"))
+    return path, tf.saved_model.load(path).signatures["sample"]
+
+
+def call_sample(sample, steps=50, bias=0.0, seed=1):
+    return sample(steps=tf.constant(steps), bias=tf.constant(bias), seed=tf.constant(seed, tf.int64))["strokes"].numpy()
+
+
+SAMPLE_WITHOUT_ZOO = r"""
+import json, sys
+import tensorflow as tf
+model = tf.saved_model.load(sys.argv[1])
+out = model.signatures["sample"](steps=tf.constant(40), bias=tf.constant(1.0), seed=tf.constant(9, tf.int64))
+leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("zoo", "tensorflow_text"))
+print(json.dumps({"leaked": leaked, "strokes": out["strokes"].numpy().tolist()}))
+"""
+
+
+def test_handwriting_export_samples_in_a_process_without_zoo(sample_fn, handwriting_model, tmp_path):
+    path, sample = sample_fn
+    result = run_python(["-c", SAMPLE_WITHOUT_ZOO, path], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["leaked"] == []
+    np.testing.assert_allclose(out["strokes"], call_sample(sample, 40, 1.0, 9), atol=1e-5)
+    # De-normalised with the training statistics: Δ = normalised · std + mean.
+    normalised = handwriting_model.sample(40, 1.0, (9, 0)).numpy()
+    np.testing.assert_allclose(np.array(out["strokes"])[:, :2], normalised[:, :2] * [10.0, 4.0] + [0.5, -0.2],
+                               rtol=1e-4, atol=1e-4)
+    with open(os.path.join(path, export.EXTRA_DIR, "normalisation.json")) as f:
+        assert json.load(f) == {"offset_mean": [0.5, -0.2], "offset_std": [10.0, 4.0]}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"steps": 0}, r"steps must be in \[1, 5000\]"),
+    ({"steps": 5001}, r"steps must be in \[1, 5000\]"),
+    ({"bias": -0.5}, "bias must be >= 0"),
+])
+def test_bad_sample_arguments_are_refused(sample_fn, kwargs, message):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        call_sample(sample_fn[1], **kwargs)
+    assert call_sample(sample_fn[1], steps=3).shape == (3, 3)  # still answers
