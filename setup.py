@@ -12,6 +12,8 @@ setup(
         "tensorflow-text==2.21.1",
         "absl-py>=2.1,<3",
         "tensorboard==2.21.0",
+        # Renders sampled handwriting to PNG (zoo.strokes).
+        "matplotlib==3.11.2",
     ],
     extras_require={"test": ["pytest>=8,<10"]},
 )
