@@ -1,0 +1,229 @@
+"""Online handwriting for Graves 2013 §4: IAM-OnDB line strokes → pen offsets.
+
+IAM-OnDB publishes `lineStrokes-all.tar.gz`: one XML file a text line,
+`lineStrokes/<a01>/<a01-000>/<a01-000u-01>.xml`, each `<Stroke>` a pen-down
+segment of `<Point x= y= time=>` in integer tracker units with y growing
+downwards. `read_iam_ondb` reads the archive (or its extracted tree) and turns
+each line into Graves's input: offsets (Δx, Δy) from the previous point, y
+flipped to grow upwards, and an end-of-stroke bit on each stroke's last point.
+The first point of a line has offset (0, 0).
+
+The IAM's own train/test lists are a separate download; `split_by_form`
+splits deterministically by form (every line of a form, one writer's page,
+lands in the same split), so no writer's page is in two splits.
+
+`write_demo_strokes` writes a small generated set in the same XML layout,
+so the offline demo goes through the same reader.
+"""
+
+import dataclasses
+import math
+import os
+import random
+import tarfile
+import xml.etree.ElementTree as ElementTree
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.data.documents import DataError
+
+ARCHIVE = "lineStrokes-all.tar.gz"
+TREE = "lineStrokes"
+# (Δx, Δy, end of stroke) of the point before a line's first one: the pen is up.
+START = (0.0, 0.0, 1.0)
+
+
+@dataclasses.dataclass
+class Handwriting:
+    """Text lines of pen offsets: `strokes[i]` is a float32 `[points, 3]` array of line `names[i]`."""
+
+    names: list
+    strokes: list
+
+    def __len__(self):
+        return len(self.names)
+
+    @property
+    def points(self):
+        return sum(len(s) for s in self.strokes)
+
+
+def read_iam_ondb(data_dir, max_lines=0):
+    """Reads every line of IAM-OnDB's `lineStrokes` from `data_dir`, sorted by name.
+
+    `data_dir` holds `lineStrokes-all.tar.gz` or the extracted `lineStrokes/`
+    folder. `max_lines` > 0 keeps the first that many lines (by name), for
+    quick runs.
+    """
+    archive, tree = os.path.join(data_dir, ARCHIVE), os.path.join(data_dir, TREE)
+    if os.path.isdir(tree):
+        files = sorted(os.path.join(root, name) for root, _, names in os.walk(tree)
+                       for name in names if name.endswith(".xml"))
+        members = ((path, lambda path=path: open(path, "rb")) for path in files[: max_lines or None])
+        return _parse_lines(members, tree)
+    if not os.path.exists(archive):
+        raise DataError(f"no {ARCHIVE} or {TREE}/ in {data_dir} (IAM-OnDB is handed out by the IAM after "
+                        "registration: fki.tic.heia-fr.ch/databases/iam-on-line-handwriting-database)")
+    try:
+        with tarfile.open(archive) as tar:
+            # The archive is read once, in order; lines come out sorted by name after parsing.
+            members = ((f"{archive}:{m.name}", lambda m=m: tar.extractfile(m)) for m in tar
+                       if m.isfile() and m.name.endswith(".xml"))
+            handwriting = _parse_lines(members, tree, max_lines)
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise DataError(f"{archive}: not a readable tar.gz: {e}") from e
+    return handwriting
+
+
+def _parse_lines(members, tree, max_lines=0):
+    lines = {}
+    for where, open_member in members:
+        with open_member() as f:
+            lines[os.path.basename(where)[: -len(".xml")]] = _line_offsets(f, where)
+        if max_lines and len(lines) == max_lines:
+            break
+    if not lines:
+        raise DataError(f"no line stroke XML files under {tree}")
+    names = sorted(lines)
+    return Handwriting(names, [lines[n] for n in names])
+
+
+def _line_offsets(f, where):
+    """One line's XML → float32 `[points, 3]` offsets, y up, end-of-stroke bits."""
+    try:
+        root = ElementTree.parse(f).getroot()
+        strokes = [[(int(p.get("x")), int(p.get("y"))) for p in stroke.iter("Point")]
+                   for stroke in root.iter("Stroke")]
+    except ElementTree.ParseError as e:
+        raise DataError(f"{where}: line {e.position[0]}: malformed XML: {e}") from e
+    except (TypeError, ValueError) as e:  # a Point without integer x= / y=
+        raise DataError(f"{where}: a <Point> without integer x and y: {e}") from e
+    strokes = [s for s in strokes if s]
+    if not strokes:
+        raise DataError(f"{where}: no <Point> in any <Stroke>")
+    points = np.array([p for s in strokes for p in s], np.float32)
+    end_of_stroke = np.zeros(len(points), np.float32)
+    end_of_stroke[np.cumsum([len(s) for s in strokes]) - 1] = 1.0
+    offsets = np.diff(points, axis=0, prepend=points[:1])
+    offsets[:, 1] *= -1.0  # the tracker's y grows downwards
+    return np.concatenate([offsets, end_of_stroke[:, None]], axis=1)
+
+
+def split_by_form(handwriting, holdout_every=20):
+    """(train, valid, test): of the forms sorted by name, every `holdout_every`-th goes to test,
+    the one after it to valid (5 % each by default), the rest to train."""
+    forms = sorted({_form(n) for n in handwriting.names})
+    split_of = {form: ("test" if i % holdout_every == 0 else "valid" if i % holdout_every == 1 else "train")
+                for i, form in enumerate(forms)}
+    parts = {"train": Handwriting([], []), "valid": Handwriting([], []), "test": Handwriting([], [])}
+    for name, strokes in zip(handwriting.names, handwriting.strokes):
+        part = parts[split_of[_form(name)]]
+        part.names.append(name)
+        part.strokes.append(strokes)
+    return parts["train"], parts["valid"], parts["test"]
+
+
+def _form(line_name):
+    """`a01-000u-01` → `a01-000u`: the form (one page by one writer) a line comes from."""
+    return line_name.rsplit("-", 1)[0]
+
+
+def offset_statistics(handwriting):
+    """Mean and standard deviation of (Δx, Δy) over every point: two float lists."""
+    offsets = np.concatenate(handwriting.strokes)[:, :2].astype(np.float64)
+    std = offsets.std(axis=0)
+    if not np.all(std > 0):
+        raise DataError("pen offsets have zero variance: no movement in the training lines")
+    return offsets.mean(axis=0).tolist(), std.tolist()
+
+
+def normalise(handwriting, mean, std):
+    """Offsets scaled to zero mean, unit variance per axis (the end-of-stroke bit is kept)."""
+    scale = np.array([*std, 1.0], np.float32)
+    shift = np.array([*mean, 0.0], np.float32)
+    return Handwriting(list(handwriting.names), [(s - shift) / scale for s in handwriting.strokes])
+
+
+def next_point_windows(handwriting, sequence_length):
+    """(inputs, targets, weights) arrays `[windows, sequence_length(, 3)]` for next-point prediction.
+
+    Each line, preceded by the pen-up `START`, is cut into windows: the input
+    at step t is point t - 1, the target point t. A line's last window is
+    zero-padded with weight 0 on the padding.
+    """
+    inputs, targets, weights = [], [], []
+    for strokes in handwriting.strokes:
+        sequence = np.concatenate([np.array([START], np.float32), strokes])
+        count = math.ceil(len(strokes) / sequence_length)
+        length = count * sequence_length
+        padded = np.zeros((length + 1, 3), np.float32)
+        padded[: len(sequence)] = sequence
+        weight = np.zeros(length, np.float32)
+        weight[: len(strokes)] = 1.0
+        inputs.append(padded[:-1].reshape(count, sequence_length, 3))
+        targets.append(padded[1:].reshape(count, sequence_length, 3))
+        weights.append(weight.reshape(count, sequence_length))
+    if not inputs:
+        raise DataError("no handwriting lines to cut into windows")
+    return np.concatenate(inputs), np.concatenate(targets), np.concatenate(weights)
+
+
+def stroke_dataset(handwriting, sequence_length, batch_size, shuffle=False, seed=None):
+    """Batched `(inputs, targets, sample_weights)` windows of normalised lines (see `next_point_windows`).
+
+    Windows start from zero LSTM states, so they can be shuffled and split
+    across replicas (Graves carried states along a line).
+    """
+    inputs, targets, weights = next_point_windows(handwriting, sequence_length)
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, targets, weights))
+    if shuffle:
+        dataset = dataset.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def whole_line_batches(handwriting, batch_size):
+    """Yields `(inputs, targets, weights)` arrays holding whole lines, one a row, for per-line NLL.
+
+    Lines are sorted by length so each batch pads only to its longest line.
+    """
+    lines = sorted(handwriting.strokes, key=len)
+    for start in range(0, len(lines), batch_size):
+        batch = lines[start: start + batch_size]
+        yield next_point_windows(Handwriting([None] * len(batch), batch), len(batch[-1]))
+
+
+def write_demo_strokes(folder, lines=120, seed=2013):
+    """Writes generated handwriting as IAM-OnDB XML under `folder/lineStrokes/`.
+
+    Each line is a few "words" of cursive loops (prolate cycloids of random
+    size and loop count) with a pen lift between words: a learnable stroke
+    structure, like real handwriting but simple enough for a minute of
+    training. 24 forms of 5 lines, so `split_by_form` holds out whole forms.
+    """
+    rng = random.Random(seed)
+    for index in range(lines):
+        form = f"d01-{index // 5:03d}"
+        path = os.path.join(folder, TREE, "d01", form, f"{form}x-{index % 5 + 1:02d}.xml")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        x, y, strokes = 500.0, 1000.0, []
+        for _ in range(rng.randint(3, 5)):
+            loops, size = rng.randint(2, 5), rng.uniform(30.0, 50.0)
+            stroke = []
+            for step in range(loops * 12 + 1):
+                angle = 2 * math.pi * step / 12
+                stroke.append((round(x + size * (angle - 1.6 * math.sin(angle)) / 2 + rng.gauss(0, 1)),
+                               round(y - size * (1 - math.cos(angle)) + rng.gauss(0, 1))))
+            strokes.append(stroke)
+            x = stroke[-1][0] + rng.uniform(60.0, 100.0)
+        _write_line_xml(path, strokes)
+
+
+def _write_line_xml(path, strokes):
+    root = ElementTree.Element("WhiteboardCaptureSession")
+    stroke_set = ElementTree.SubElement(root, "StrokeSet")
+    for stroke in strokes:
+        element = ElementTree.SubElement(stroke_set, "Stroke", colour="black")
+        for x, y in stroke:
+            ElementTree.SubElement(element, "Point", x=str(x), y=str(y))
+    ElementTree.ElementTree(root).write(path, encoding="ISO-8859-1", xml_declaration=True)
