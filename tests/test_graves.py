@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from conftest import run_python
 from zoo import export, text
-from zoo.layers.mdn import MixtureDensityLoss
+from zoo.layers.mdn import MixtureDensityLoss, mixture_negative_log_likelihood
 from zoo.models import GravesHandwritingModel, GravesTextModel
 
 VOCABULARY = ["[PAD]", "[UNK]", "\n", " ", "a", "b", "c", "d", "é"]
@@ -244,3 +244,45 @@ def test_bad_sample_arguments_are_refused(sample_fn, kwargs, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         call_sample(sample_fn[1], **kwargs)
     assert call_sample(sample_fn[1], steps=3).shape == (3, 3)  # still answers
+
+
+def test_handwriting_tflite_step_matches_keras(sample_fn, handwriting_model):
+    with open(os.path.join(sample_fn[0], export.EXTRA_DIR, "graves_handwriting_step.tflite"), "rb") as f:
+        flatbuffer = f.read()
+    rng = np.random.default_rng(2)
+    states = [[rng.normal(size=(1, 10)).astype("float32") for _ in "hc"] for _ in range(2)]
+    feed = {f"state_{n}_{part}": states[n][i] for n in range(2) for i, part in enumerate("hc")}
+    for point in ([0.0, 0.0, 1.0], [0.7, -1.2, 0.0]):
+        lite = export.run_tflite(flatbuffer, {"point": [[point]], **feed})
+        y_hat, new_states = handwriting_model(np.array([[point]], np.float32), initial_states=states,
+                                              return_states=True)
+        np.testing.assert_allclose(lite[0], y_hat.numpy()[:, -1], atol=1e-5)
+        for got, expected in zip(lite[1:], [t for pair in new_states for t in pair]):
+            np.testing.assert_allclose(got, expected.numpy(), atol=1e-5)
+
+
+def test_sequence_nll_sums_the_weighted_points(handwriting_model):
+    rng = np.random.default_rng(3)
+    inputs, targets = rng.normal(size=(2, 2, 4, 3)).astype("float32")
+    targets[..., 2] = rng.integers(0, 2, (2, 4))
+    weights = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], np.float32)
+    per_point = mixture_negative_log_likelihood(targets, handwriting_model(inputs), 3).numpy()
+    got = handwriting_model.sequence_negative_log_likelihood(inputs, targets, weights).numpy()
+    np.testing.assert_allclose(got, [per_point[0].sum(), per_point[1, :2].sum()], rtol=1e-5)
+    # A row's padding changes nothing: the second line alone gives the same NLL.
+    alone = handwriting_model.sequence_negative_log_likelihood(inputs[1:, :2], targets[1:, :2], weights[1:, :2])
+    np.testing.assert_allclose(alone.numpy(), got[1:], rtol=1e-5)
+
+
+def test_strokes_cli_draws_an_export_sample(sample_fn, tmp_path):
+    import matplotlib.image
+
+    result = run_python(["-m", "zoo.strokes", str(tmp_path / "sample.png"), "--export", sample_fn[0],
+                         "--steps", "60", "--seed", "4"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    pixels = matplotlib.image.imread(tmp_path / "sample.png")[..., :3].mean(axis=-1)
+    assert 0 < (pixels < 0.5).mean() < 0.5  # ink on a white page
+    refused = run_python(["-m", "zoo.strokes", str(tmp_path / "x.png"), "--export", sample_fn[0], "--steps", "0"],
+                         cwd=tmp_path)
+    assert refused.returncode != 0 and "steps must be in [1, 5000]" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -230,25 +230,30 @@ def graves_text_generate_function(model, tokenizer, max_length=MAX_GENERATED_CHA
     return generate
 
 
-def graves_text_step_tflite(model):
-    """The one-step cell of a `GravesTextModel` as TFLite.
+def graves_step_tflite(model, input_spec):
+    """The one-step cell of a Graves model as TFLite, for a device loop.
 
-    Inputs `char_id` int32 `[1, 1]` and `state_<n>_h`, `state_<n>_c` float32
-    `[1, units]` for each layer n; outputs, in order: logits `[1, vocabulary]`,
-    then the new states in the same order. A device loop feeds each drawn
-    character and the states back.
+    Inputs: the step's input (`input_spec`: a character id `[1, 1]` or a pen
+    offset `[1, 1, 3]`) and `state_<n>_h`, `state_<n>_c` float32 `[1, units]`
+    for each layer n. Outputs, in order: the step's output (character logits
+    or ŷ of the mixture density), then the new states in the same order. The
+    device feeds each drawn character or point and the states back.
     """
-    portable = portable_copy(model, np.ones((1, 1), np.int32))
+    portable = portable_copy(model, np.zeros(input_spec.shape, input_spec.dtype.as_numpy_dtype))
     state_specs = [tf.TensorSpec([1, model.units], tf.float32, name=f"state_{n}_{part}")
                    for n in range(model.num_layers) for part in "hc"]
 
-    @tf.function(input_signature=[tf.TensorSpec([1, 1], tf.int32, name="char_id"), *state_specs])
-    def step(char_id, *flat_states):
+    @tf.function(input_signature=[input_spec, *state_specs])
+    def step(step_input, *flat_states):
         states = [[flat_states[2 * n], flat_states[2 * n + 1]] for n in range(model.num_layers)]
-        logits, states = portable(char_id, initial_states=states, return_states=True)
-        return (logits[:, -1], *[tensor for pair in states for tensor in pair])
+        output, states = portable(step_input, initial_states=states, return_states=True)
+        return (output[:, -1], *[tensor for pair in states for tensor in pair])
 
     return freeze_to_tflite(step, portable)
+
+
+CHARACTER_STEP_INPUT = tf.TensorSpec([1, 1], tf.int32, name="char_id")
+POINT_STEP_INPUT = tf.TensorSpec([1, 1, 3], tf.float32, name="point")
 
 
 def export_graves_text(model, tokenizer, export_base, tflite=True):
@@ -262,7 +267,7 @@ def export_graves_text(model, tokenizer, export_base, tflite=True):
     generate = graves_text_generate_function(portable, tokenizer)
     extra_files = {"characters.json": json.dumps(tokenizer.vocabulary, ensure_ascii=False)}
     if tflite:
-        extra_files["graves_text_step.tflite"] = graves_text_step_tflite(portable)
+        extra_files["graves_text_step.tflite"] = graves_step_tflite(portable, CHARACTER_STEP_INPUT)
     return write_export(export_base, portable, [tokenizer.table], {SERVING_SIGNATURE: generate, "generate": generate},
                         extra_files)
 
@@ -288,17 +293,21 @@ def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps
     return sample
 
 
-def export_graves_handwriting(model, offset_mean, offset_std, export_base):
+def export_graves_handwriting(model, offset_mean, offset_std, export_base, tflite=True):
     """Writes a Graves handwriting model to `export_base/<next version>/`; returns that path.
 
     Signatures `sample` and `serving_default` (the same function);
-    `assets.extra/normalisation.json` holds the offset statistics.
+    `assets.extra/` holds `normalisation.json` (the offset statistics) and,
+    with `tflite=True`, `graves_handwriting_step.tflite` (its output is ŷ:
+    the device samples the mixture, which is a few lines of arithmetic).
     """
     portable = portable_copy(model, np.zeros((1, 1, 3), np.float32))
     sample = graves_handwriting_sample_function(portable, offset_mean, offset_std)
-    stats = json.dumps({"offset_mean": list(map(float, offset_mean)), "offset_std": list(map(float, offset_std))})
-    return write_export(export_base, portable, [], {SERVING_SIGNATURE: sample, "sample": sample},
-                        {"normalisation.json": stats})
+    extra_files = {"normalisation.json": json.dumps({"offset_mean": list(map(float, offset_mean)),
+                                                     "offset_std": list(map(float, offset_std))})}
+    if tflite:
+        extra_files["graves_handwriting_step.tflite"] = graves_step_tflite(portable, POINT_STEP_INPUT)
+    return write_export(export_base, portable, [], {SERVING_SIGNATURE: sample, "sample": sample}, extra_files)
 
 
 def _publish(tmp, export_base):

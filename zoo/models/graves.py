@@ -123,6 +123,11 @@ class GravesHandwritingModel(keras.Model):
         y_hat = self.mixture_density(hidden)
         return (y_hat, states) if return_states else y_hat
 
+    def sequence_negative_log_likelihood(self, inputs, targets, weights):
+        """Σ_t w_t · (-log Pr(x_{t+1} | y_t)) per row `[batch]`: a line's NLL when a row holds a whole line."""
+        y_hat = self(inputs)
+        return tf.reduce_sum(self.mixture_density.negative_log_likelihood(targets, y_hat) * weights, axis=-1)
+
     def sample(self, steps, bias=0.0, seed=(0, 0)):
         """Draws `steps` pen offsets `[steps, 3]` (normalised), starting from a pen lift.
 
