@@ -201,6 +201,7 @@ def export_han(model, tokenizer, class_names, export_base, tflite=True):
 
 # Graves 2013 exports: generation caps, so that one request cannot hold a server for long.
 MAX_GENERATED_CHARACTERS = 10_000
+MAX_PRIME_CHARACTERS = 10_000
 MAX_SAMPLED_POINTS = 5_000
 
 
@@ -210,14 +211,29 @@ def _checked(condition, message, value):
         return tf.identity(value)
 
 
-def graves_text_generate_function(model, tokenizer, max_length=MAX_GENERATED_CHARACTERS):
+def _checked_shapes(tensors, shapes):
+    """The tensors, each checked at run time to have its shape.
+
+    A loaded signature does not check its inputs' shapes against its input
+    signature, and elementwise ops take any rank: without this, a `[1, 1]`
+    text or a `[1]` length would run, or fail deep inside.
+    """
+    return [tf.ensure_shape(tensor, shape) for tensor, shape in zip(tensors, shapes)]
+
+
+def graves_text_generate_function(model, tokenizer, max_length=MAX_GENERATED_CHARACTERS,
+                                  max_prime=MAX_PRIME_CHARACTERS):
     """The `generate` signature: prime `text` [batch], `length`, `temperature`, `seed` → generated `text`."""
 
     @tf.function(input_signature=[
         tf.TensorSpec([None], tf.string, name="text"), tf.TensorSpec([], tf.int32, name="length"),
         tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int64, name="seed")])
     def generate(text, length, temperature, seed):
-        prime = tokenizer(text)
+        text, length, temperature, seed = _checked_shapes((text, length, temperature, seed), ([None], [], [], []))
+        # Only the prime's last max_prime characters condition the sample: a huge prime costs no more.
+        characters = tf.strings.unicode_split(tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace"),
+                                              "UTF-8")
+        prime = tokenizer(tf.strings.reduce_join(characters[:, -max_prime:], axis=1))
         empty = tf.where(tf.reduce_all(tf.equal(prime, 0), axis=1))[:, 0]
         prime = _checked(tf.size(empty) == 0, ["generate: empty prime text at batch index", empty], prime)
         length = _checked((length >= 1) & (length <= max_length),
@@ -284,6 +300,7 @@ def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps
     @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="steps"), tf.TensorSpec([], tf.float32, name="bias"),
                                   tf.TensorSpec([], tf.int64, name="seed")])
     def sample(steps, bias, seed):
+        steps, bias, seed = _checked_shapes((steps, bias, seed), ([], [], []))
         steps = _checked((steps >= 1) & (steps <= max_steps),
                          [f"sample: steps must be in [1, {max_steps}], got", steps], steps)
         bias = _checked(bias >= 0.0, ["sample: bias must be >= 0, got", bias], bias)

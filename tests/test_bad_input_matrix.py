@@ -1,0 +1,148 @@
+"""Every exported signature × one list of bad inputs (README "Bad input").
+
+Each cell gets its documented result or a clear error, and the loaded model
+answers a good request right after. Cells where a signature has no such input
+(a text case for the handwriting sampler, a length for the HAN) are listed in
+NOT_APPLICABLE, so the matrix stays complete.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import MAX_SENTENCES
+from zoo import export, text
+from zoo.models import GravesHandwritingModel, GravesTextModel
+
+ONE_MEGABYTE = "It was superb. " * 69906
+BAD_INPUTS = ("empty", "whitespace", "non_utf8", "one_megabyte", "batch_of_0", "wrong_dtype", "wrong_rank",
+              "huge_length")
+
+
+@pytest.fixture(scope="module")
+def signatures(han_export, tmp_path_factory):
+    keras.utils.set_random_seed(5)
+    characters = text.CharacterTokenizer(["[PAD]", "[UNK]", " ", ".", "a", "b", "I", "t", "w", "s"])
+    text_model = GravesTextModel(characters.vocabulary_size, units=8, num_layers=2)
+    text_model(np.ones((1, 1), np.int32))
+    handwriting_model = GravesHandwritingModel(units=8, num_layers=2, num_components=2)
+    handwriting_model(np.zeros((1, 1, 3), np.float32))
+    base = tmp_path_factory.mktemp("matrix")
+    paths = {
+        "han": han_export,
+        "graves_text": export.export_graves_text(text_model, characters, str(base / "text"), tflite=False),
+        "graves_handwriting": export.export_graves_handwriting(handwriting_model, (1.0, 0.0), (5.0, 5.0),
+                                                               str(base / "handwriting"), tflite=False),
+    }
+    return {name: tf.saved_model.load(path).signatures["serving_default"] for name, path in paths.items()}
+
+
+def generate(prime, length=5):
+    return {"text": prime, "length": tf.constant(length), "temperature": tf.constant(1.0),
+            "seed": tf.constant(1, tf.int64)}
+
+
+def sample(steps):
+    return {"steps": steps, "bias": tf.constant(0.5), "seed": tf.constant(1, tf.int64)}
+
+
+GOOD = {
+    "han": {"text": tf.constant(["A fine film. I liked it."])},
+    "graves_text": generate(tf.constant(["It was"])),
+    "graves_handwriting": sample(tf.constant(10)),
+}
+REQUESTS = {
+    "han": {
+        "empty": {"text": tf.constant(["A fine text.", ""])},
+        "whitespace": {"text": tf.constant(["A fine text.", "   \n\t"])},
+        "non_utf8": {"text": tf.constant([b"superb \xff\xfe film"])},
+        "one_megabyte": {"text": tf.constant([ONE_MEGABYTE])},
+        "batch_of_0": {"text": tf.constant([], tf.string)},
+        "wrong_dtype": {"text": tf.constant([1, 2])},
+        "wrong_rank": {"text": tf.constant([["a"]])},
+    },
+    "graves_text": {
+        "empty": generate(tf.constant(["It", ""])),
+        "whitespace": generate(tf.constant([" \n\t"])),
+        "non_utf8": generate(tf.constant([b"a \xff\xfe b"])),
+        "one_megabyte": generate(tf.constant([ONE_MEGABYTE])),
+        "batch_of_0": generate(tf.constant([], tf.string)),
+        "wrong_dtype": generate(tf.constant([1.5])),
+        "wrong_rank": generate(tf.constant([["It"]])),
+        "huge_length": generate(tf.constant(["It"]), length=10**9),
+    },
+    "graves_handwriting": {
+        "empty": sample(tf.constant(0)),  # nothing to draw
+        "wrong_dtype": sample(tf.constant(10.0)),
+        "wrong_rank": sample(tf.constant([10])),
+        "huge_length": sample(tf.constant(10**9)),
+    },
+}
+NOT_APPLICABLE = {
+    ("han", "huge_length"),  # no length argument
+    # The sampler takes no text and no batch, only scalars.
+    *(("graves_handwriting", case) for case in ("whitespace", "non_utf8", "one_megabyte", "batch_of_0")),
+}
+
+
+def han_classifies(out, batch=1):
+    assert out["label"].shape == (batch,) and np.isfinite(out["probabilities"].numpy()).all()
+
+
+def text_generated(out, batch=1, length=5):
+    assert out["text"].shape == (batch,)
+    assert all(len(t.decode("utf-8")) == length for t in out["text"].numpy())
+
+
+def error(message):
+    return (tf.errors.InvalidArgumentError, message)
+
+
+# What each cell gives: a check of the outputs, or (error type, message pattern).
+EXPECTED = {
+    ("han", "empty"): error(r"empty document \(no word after tokenisation\) at batch index.*\[1\]"),
+    ("han", "whitespace"): error(r"empty document \(no word after tokenisation\) at batch index.*\[1\]"),
+    # Invalid bytes become U+FFFD, an unknown word.
+    ("han", "non_utf8"): lambda out: (han_classifies(out),
+                                      "\ufffd" in [w.decode() for w in out["words"].numpy().ravel()]),
+    # Cut to max_sentences × max_words.
+    ("han", "one_megabyte"): lambda out: (han_classifies(out),
+                                          out["word_attention"].shape[1] == MAX_SENTENCES),
+    ("han", "batch_of_0"): lambda out: han_classifies(out, batch=0),
+    ("han", "wrong_dtype"): error("expected to be a string tensor but is a int32 tensor"),
+    ("han", "wrong_rank"): error(r"input must be a vector, got shape: \[1,1\]"),
+    ("graves_text", "empty"): error(r"generate: empty prime text at batch index.*\[1\]"),
+    ("graves_text", "whitespace"): text_generated,  # white space is text: it primes the model
+    ("graves_text", "non_utf8"): text_generated,  # invalid bytes and unknown characters read as [UNK]
+    ("graves_text", "one_megabyte"): text_generated,  # its last 10,000 characters prime the model
+    ("graves_text", "batch_of_0"): lambda out: text_generated(out, batch=0),
+    ("graves_text", "wrong_dtype"): error("expected to be a string tensor but is a float tensor"),
+    ("graves_text", "wrong_rank"): error(r"Shape of tensor text \[1,1\] is not compatible with expected "
+                                         r"shape \[\?\]"),
+    ("graves_text", "huge_length"): error(r"generate: length must be in \[1, 10000\], got.*1000000000"),
+    ("graves_handwriting", "empty"): error(r"sample: steps must be in \[1, 5000\], got.*0"),
+    ("graves_handwriting", "wrong_dtype"): error("expected to be a int32 tensor but is a float tensor"),
+    ("graves_handwriting", "wrong_rank"): error(r"Shape of tensor steps \[1\] is not compatible with expected "
+                                                r"shape \[\]"),
+    ("graves_handwriting", "huge_length"): error(r"sample: steps must be in \[1, 5000\], got.*1000000000"),
+}
+
+
+def test_matrix_is_complete():
+    cells = {(signature, case) for signature in GOOD for case in BAD_INPUTS}
+    assert set(EXPECTED) | NOT_APPLICABLE == cells
+    assert {(s, c) for s, cases in REQUESTS.items() for c in cases} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("signature, case", sorted(EXPECTED))
+def test_bad_input_gets_its_documented_result(signatures, signature, case):
+    serve, expected = signatures[signature], EXPECTED[signature, case]
+    if isinstance(expected, tuple):
+        kind, message = expected
+        with pytest.raises(kind, match=message):
+            serve(**REQUESTS[signature][case])
+    else:
+        result = expected(serve(**REQUESTS[signature][case]))
+        assert result is None or all(part is not False for part in result)
+    serve(**GOOD[signature])  # and it still answers
