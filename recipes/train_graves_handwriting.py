@@ -80,6 +80,8 @@ def train_and_export():
         optimizer.build(model.trainable_variables)
 
     training.fit(model, *datasets, backup_dir)
+    if not training.is_chief():
+        return
     per_line, per_point = test_negative_log_likelihood(model, test)
     print(f"test NLL: {per_line:.1f} nats per line, {per_point:.4f} per point  ({len(test)} lines)")
 

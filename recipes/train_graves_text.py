@@ -43,8 +43,9 @@ def vocabulary_for(train):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     vocabulary = text.build_character_vocabulary(train)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(vocabulary, f, ensure_ascii=False)
+    if training.is_chief():
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(vocabulary, f, ensure_ascii=False)
     return vocabulary
 
 
@@ -68,6 +69,8 @@ def train_and_export():
     training.fit(model, datasets[0], datasets[1], backup_dir)
     bits_per_character = model.evaluate(datasets[2]) / math.log(2)
     print(f"test bits per character: {bits_per_character:.4f}  ({len(test)} characters)")
+    if not training.is_chief():
+        return
 
     tokenizer = text.CharacterTokenizer(vocabulary)
     sample = model.generate(tokenizer(tf.constant([FLAGS.sample_prime])), 200, 1.0, (FLAGS.seed, 0))

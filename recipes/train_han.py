@@ -41,7 +41,8 @@ def vocabulary_for(train):
         return text.read_vocabulary(path)
     logging.info("Building a vocabulary of at most %d words from %d documents", FLAGS.vocabulary_size, len(train))
     vocabulary = text.build_vocabulary(train.texts, FLAGS.vocabulary_size)
-    text.write_vocabulary(vocabulary, path)
+    if training.is_chief():
+        text.write_vocabulary(vocabulary, path)
     return vocabulary
 
 
@@ -67,6 +68,8 @@ def train_and_export():
     training.fit(model, train_ds, test_ds, backup_dir)
     loss, accuracy = model.evaluate(test_ds, return_dict=False)
     print(f"test accuracy: {accuracy:.4f}  test loss: {loss:.4f}  ({len(test)} documents)")
+    if not training.is_chief():
+        return
 
     model.save(os.path.join(FLAGS.model_dir, "han.keras"))
     path = export.export_han(model, tokenizer, train.class_names, FLAGS.export_dir, tflite=FLAGS.tflite)

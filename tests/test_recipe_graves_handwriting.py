@@ -50,7 +50,8 @@ def write_two_forms(folder):
 @pytest.mark.parametrize("flags, message", [
     (["--dataset=iam_ondb", "--data_dir={tmp}"],
      "train_graves_handwriting: error: no lineStrokes-all.tar.gz or lineStrokes/ in {tmp}"),
-    (["--dataset=iam_ondb", "--data_dir={tmp}/two_forms"], "too few forms to split into train/valid/test (0/1/1 lines)"),
+    (["--dataset=iam_ondb", "--data_dir={tmp}/two_forms"],
+     "too few forms to split into train/valid/test (0/1/1 lines)"),
     (["--sample_steps=0"], "flag --sample_steps=0: 0 is not an integer in the range [1, 5000]"),
     (["--sample_bias=-1"], "flag --sample_bias=-1: -1.0 is not a non-negative number"),
 ])

@@ -1,16 +1,22 @@
 """What every recipe shares: run flags, checkpoints and resume, strategy, optimizer, one-line errors.
 
 A recipe defines its model's flags, calls `define_run_flags` for the rest and
-hands its `train_and_export()` to `main`; the training loop is `model.fit`
-with `fit_callbacks`.
+hands its `train_and_export()` to `main`. The training loop is `fit`:
+`model.fit` with checkpoints and TensorBoard logs. Only the chief of a
+cluster writes files (`is_chief`).
 """
 
+import hashlib
 import os
+import shutil
 import sys
+import tempfile
 
-from absl import flags
+from absl import flags, logging
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 from zoo import distribute, export
 from zoo.data.documents import DataError
@@ -31,6 +37,8 @@ def define_run_flags(model_dir, export_dir, optimizer="adam", learning_rate=0.00
     flags.DEFINE_integer("batch_size", batch_size, "Global batch size (split across replicas).", lower_bound=1)
     flags.DEFINE_integer("epochs", epochs, "Epochs to train (in all, counting resumed ones).", lower_bound=1)
     flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch; 0 = one pass over the training set.", lower_bound=0)
+    flags.DEFINE_integer("checkpoint_steps", 0, "Also checkpoint every this many steps; 0 = at each epoch's end only.",
+                         lower_bound=0)
     flags.DEFINE_string("model_dir", model_dir, "Checkpoints, TensorBoard logs, vocabulary, final .keras model.")
     flags.DEFINE_string("export_dir", export_dir, "TF Serving model base path; exports go to <dir>/<version>/.")
     flags.DEFINE_bool("tflite", True, "Also convert the model to TFLite beside the export.")
@@ -41,12 +49,18 @@ def define_run_flags(model_dir, export_dir, optimizer="adam", learning_rate=0.00
 
 
 def prepare_run():
-    """Checks the export dir and the model dir before any work; returns the checkpoint folder.
+    """Creates the strategy, checks the export dir and the model dir before any work; returns the checkpoint folder.
 
-    Refuses to mix a fresh run with an old one: without --resume, a model dir
-    holding a checkpoint is an error, and --resume needs one.
+    The strategy comes first: MultiWorkerMirroredStrategy must exist before
+    any other TensorFlow op runs. Refuses to mix a fresh run with an old one:
+    without --resume, a model dir holding a checkpoint is an error, and
+    --resume needs one. On a cluster --model_dir must be a folder every worker
+    sees (a shared file system or a bucket): the chief writes there, the
+    others read its checkpoint when resuming.
     """
-    export.check_writable(FLAGS.export_dir)
+    strategy()
+    if is_chief():
+        export.check_writable(FLAGS.export_dir)
     backup_dir = os.path.join(FLAGS.model_dir, "checkpoints")
     has_checkpoint = os.path.isdir(backup_dir) and bool(os.listdir(backup_dir))
     if FLAGS.resume and not has_checkpoint:
@@ -54,13 +68,27 @@ def prepare_run():
     if not FLAGS.resume and has_checkpoint:
         raise RecipeError(f"{backup_dir} holds a checkpoint of an earlier run; "
                           "pass --resume to continue it or choose another --model_dir")
-    os.makedirs(FLAGS.model_dir, exist_ok=True)
+    if is_chief():
+        os.makedirs(FLAGS.model_dir, exist_ok=True)
     keras.utils.set_random_seed(FLAGS.seed)
     return backup_dir
 
 
+_strategy = None
+
+
 def strategy():
-    return distribute.get_strategy(FLAGS.strategy, FLAGS.tpu)
+    """The run's `tf.distribute` strategy (`--strategy`), created once."""
+    global _strategy
+    if _strategy is None:
+        _strategy = distribute.get_strategy(FLAGS.strategy, FLAGS.tpu)
+        logging.info("Strategy %s: %d replicas in sync", FLAGS.strategy, _strategy.num_replicas_in_sync)
+    return _strategy
+
+
+def is_chief():
+    """Whether this process writes the run's files (vocabulary, checkpoints, logs, export): only the chief does."""
+    return distribute.is_chief(strategy())
 
 
 def optimizer():
@@ -74,21 +102,57 @@ def optimizer():
 
 
 def fit(model, train_ds, validation_ds, backup_dir):
-    """`model.fit` with a checkpoint each epoch (resumable) and TensorBoard logs.
+    """`model.fit` with checkpoints (resumable) and TensorBoard logs.
 
     The model and its optimizer must be built: BackupAndRestore restores into
-    existing variables.
+    existing variables. A checkpoint is written at each epoch's end and, with
+    --checkpoint_steps, every that many steps; it holds the weights, the
+    optimizer's state (its step counter too) and the epoch. Keras resumes at
+    the start of the epoch the checkpoint was written in: an interrupted
+    epoch is run again from its first batch, from the mid-epoch weights.
+
+    The datasets yield global batches; Keras hands them to the strategy's
+    `experimental_distribute_dataset`, which splits each batch across the
+    replicas (and, on a cluster, the workers). Workers other than the chief
+    write their checkpoints and logs to a temporary folder, as Keras's
+    multi-worker guide asks, and restore from the chief's.
     """
     steps_per_epoch = FLAGS.steps_per_epoch or None
     if steps_per_epoch:
         train_ds = train_ds.repeat()
+    options = tf.data.Options()
+    # The datasets are built in memory on every worker: each takes its part of each batch.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    train_ds, validation_ds = train_ds.with_options(options), validation_ds.with_options(options)
+    log_dir = os.path.join(FLAGS.model_dir, "logs")
+    worker_dir = None
+    if not is_chief():
+        worker_dir = tempfile.mkdtemp(prefix="zoo-worker-")
+        if os.path.isdir(backup_dir):
+            shutil.copytree(backup_dir, os.path.join(worker_dir, "checkpoints"))
+        backup_dir, log_dir = os.path.join(worker_dir, "checkpoints"), os.path.join(worker_dir, "logs")
     callbacks = [
-        # Saves weights, optimizer state and the epoch each epoch; restores them on --resume.
-        keras.callbacks.BackupAndRestore(backup_dir, double_checkpoint=True, delete_checkpoint=False),
-        keras.callbacks.TensorBoard(os.path.join(FLAGS.model_dir, "logs")),
+        keras.callbacks.BackupAndRestore(backup_dir, save_freq=FLAGS.checkpoint_steps or "epoch",
+                                         double_checkpoint=True, delete_checkpoint=False),
+        keras.callbacks.TensorBoard(log_dir),
     ]
-    return model.fit(train_ds, epochs=FLAGS.epochs, steps_per_epoch=steps_per_epoch, validation_data=validation_ds,
-                     callbacks=callbacks)
+    try:
+        history = model.fit(train_ds, epochs=FLAGS.epochs, steps_per_epoch=steps_per_epoch,
+                            validation_data=validation_ds, callbacks=callbacks)
+    finally:
+        if worker_dir:
+            shutil.rmtree(worker_dir, ignore_errors=True)
+    logging.info("Optimizer steps: %d, weights fingerprint: %s", int(model.optimizer.iterations.numpy()),
+                 weights_fingerprint(model))
+    return history
+
+
+def weights_fingerprint(model):
+    """SHA-256 of the model's weights: equal on every worker of a run that stayed in sync."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()
 
 
 def main(name, train_and_export):
