@@ -79,3 +79,36 @@ def test_config_round_trip_and_registration():
 def test_rejects_non_positive_units():
     with pytest.raises(ValueError, match="units must be positive"):
         AdditiveAttention(0)
+
+
+def query_layer():
+    """W1 = I, b = 0, v = [1, 1], W2 = [[1, 0]] on 2-d values and a 1-d query."""
+    layer = AdditiveAttention(2)
+    layer.build((None, 3, 2), (None, 1))
+    layer.set_weights([np.eye(2, dtype="float32"), np.zeros(2, "float32"), np.ones(2, "float32"),
+                       np.array([[1.0, 0.0]], "float32")])
+    return layer
+
+
+def test_query_enters_the_scores_as_in_gnmt():
+    # s_t = vᵀ tanh(W1 x_t + W2 y + b) with y = 1: W2 y = [1, 0].
+    # x = [1, 0], [0, 1], [1, 1] → tanh([2, 0]), tanh([1, 1]), tanh([2, 1]).
+    scores = [math.tanh(2.0), 2 * math.tanh(1.0), math.tanh(2.0) + math.tanh(1.0)]
+    z = sum(math.exp(s) for s in scores)
+    expected = [math.exp(s) / z for s in scores]
+    context, weights = query_layer()(H, query=np.array([[1.0]], "float32"))
+    np.testing.assert_allclose(weights.numpy()[0], expected, rtol=1e-6)
+    np.testing.assert_allclose(context.numpy()[0], [expected[0] + expected[2], expected[1] + expected[2]], rtol=1e-6)
+
+
+def test_a_sequence_of_queries_attends_once_per_query():
+    layer = query_layer()
+    queries = np.array([[[1.0], [-2.0], [0.5]]], "float32")
+    mask = np.array([[True, False, True]])
+    contexts, weights = layer(H, query=queries, mask=mask)
+    assert contexts.shape == (1, 3, 2) and weights.shape == (1, 3, 3)
+    for i in range(3):
+        context, weight = layer(H, query=queries[:, i], mask=mask)
+        np.testing.assert_allclose(weights.numpy()[:, i], weight.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(contexts.numpy()[:, i], context.numpy(), rtol=1e-6)
+    assert np.all(weights.numpy()[..., 1] == 0.0)

@@ -6,29 +6,38 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="zoo")
 class AdditiveAttention(keras.layers.Layer):
-    """Additive attention pooling with a learned context vector.
+    """Additive attention over a masked sequence, with a learned or a given query.
 
-    Yang et al. 2016, "Hierarchical Attention Networks for Document
-    Classification", eqs. (5)-(7) and (8)-(10). For a sequence h_1..h_T:
+    For a sequence h_1..h_T and an optional query q:
 
-        u_t = tanh(W h_t + b)
-        a_t = exp(u_tᵀ u_w) / Σ_t' exp(u_t'ᵀ u_w)
+        u_t = tanh(W h_t + W_q q + b)
+        a_t = exp(u_tᵀ v) / Σ_t' exp(u_t'ᵀ v)
         c   = Σ_t a_t h_t
 
-    where u_w is a trained context vector ("what is the informative word").
+    Without a query this is Yang et al. 2016, "Hierarchical Attention Networks
+    for Document Classification", eqs. (5)-(7) and (8)-(10): v is the trained
+    context vector u_w ("what is the informative word"). With a query it is
+    the additive attention of Bahdanau et al. 2015 that GNMT uses (Wu et al.
+    2016, §3: s_t = AttentionFunction(y_{i-1}, x_t), "W1 x + W2 y + b" inside
+    the tanh): the decoder's state asks which source words matter now.
+
     Masked steps get a_t = 0 exactly, and a sequence with every step masked
     gets all-zero weights and a zero context (not NaN), so padded sentences
     of a padded document contribute nothing.
 
     Args:
-        units: size of u_t and of the context vector u_w.
+        units: size of u_t and of v.
 
     Call arguments:
-        inputs: float tensor `[batch, time, features]`.
+        inputs: float tensor `[batch, time, features]` (h).
+        query: optional float `[batch, query_features]` (one query) or
+            `[batch, queries, query_features]` (one attention per query, e.g.
+            every decoder step of teacher forcing at once).
         mask: optional boolean tensor `[batch, time]`, True for real steps.
 
     Returns:
-        `(context, weights)`: `[batch, features]` and `[batch, time]`.
+        `(context, weights)`: `[batch, features]` and `[batch, time]`, with a
+        `queries` axis after `batch` when the query has one.
     """
 
     def __init__(self, units, **kwargs):
@@ -38,15 +47,25 @@ class AdditiveAttention(keras.layers.Layer):
         self.units = units
         self.supports_masking = True
 
-    def build(self, input_shape):
-        features = input_shape[-1]
+    def build(self, inputs_shape, query_shape=None):
+        features = inputs_shape[-1]
         self.kernel = self.add_weight(name="kernel", shape=(features, self.units), initializer="glorot_uniform")
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
         self.context_vector = self.add_weight(name="context_vector", shape=(self.units,), initializer="glorot_uniform")
+        if query_shape is not None:
+            self.query_kernel = self.add_weight(name="query_kernel", shape=(query_shape[-1], self.units),
+                                                initializer="glorot_uniform")
 
-    def call(self, inputs, mask=None):
-        u = ops.tanh(ops.matmul(inputs, self.kernel) + self.bias)
-        scores = ops.matmul(u, self.context_vector)  # [batch, time]
+    def call(self, inputs, query=None, mask=None):
+        keys = ops.matmul(inputs, self.kernel) + self.bias  # [batch, time, units]
+        single_query = query is not None and len(query.shape) == 2
+        if query is not None:
+            queries = ops.matmul(query, self.query_kernel)
+            queries = queries[:, None] if single_query else queries  # [batch, queries, units]
+            keys = keys[:, None] + queries[:, :, None]  # [batch, queries, time, units]
+            if mask is not None:
+                mask = mask[:, None]
+        scores = ops.matmul(ops.tanh(keys), self.context_vector)  # [batch, (queries,) time]
         if mask is None:
             weights = ops.softmax(scores, axis=-1)
         else:
@@ -57,14 +76,18 @@ class AdditiveAttention(keras.layers.Layer):
             largest = ops.max(scores * mask - (1.0 - mask) * 1e9, axis=-1, keepdims=True, initial=-1e9)
             exps = ops.exp(ops.minimum(scores - largest, 0.0)) * mask
             weights = exps / ops.maximum(ops.sum(exps, axis=-1, keepdims=True), 1.0)
-        context = ops.sum(inputs * ops.expand_dims(weights, -1), axis=1)
-        return context, weights
+        if query is None:
+            return ops.sum(inputs * ops.expand_dims(weights, -1), axis=1), weights
+        context = ops.matmul(weights, inputs)  # [batch, queries, features]
+        return (context[:, 0], weights[:, 0]) if single_query else (context, weights)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs, query=None, mask=None):
         return None
 
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[-1]), (input_shape[0], input_shape[1])
+    def compute_output_shape(self, inputs_shape, query_shape=None):
+        if query_shape is None or len(query_shape) == 2:
+            return (inputs_shape[0], inputs_shape[-1]), (inputs_shape[0], inputs_shape[1])
+        return (inputs_shape[0], query_shape[1], inputs_shape[-1]), (inputs_shape[0], query_shape[1], inputs_shape[1])
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
