@@ -3,7 +3,8 @@
 Each cell gets its documented result or a clear error, and the loaded model
 answers a good request right after. Cells where a signature has no such input
 (a text case for the handwriting sampler, a length for the HAN) are listed in
-NOT_APPLICABLE, so the matrix stays complete.
+NOT_APPLICABLE, so the matrix stays complete. The translators (Sutskever, Cho
+and GNMT share `zoo.export.translation_functions`) are represented by GNMT.
 """
 
 import keras
@@ -13,7 +14,7 @@ import tensorflow as tf
 
 from conftest import MAX_SENTENCES
 from zoo import export, text
-from zoo.models import GravesHandwritingModel, GravesTextModel
+from zoo.models import GNMT, GravesHandwritingModel, GravesTextModel
 
 ONE_MEGABYTE = "It was superb. " * 69906
 BAD_INPUTS = ("empty", "whitespace", "non_utf8", "one_megabyte", "batch_of_0", "wrong_dtype", "wrong_rank",
@@ -28,14 +29,21 @@ def signatures(han_export, tmp_path_factory):
     text_model(np.ones((1, 1), np.int32))
     handwriting_model = GravesHandwritingModel(units=8, num_layers=2, num_components=2)
     handwriting_model(np.zeros((1, 1, 3), np.float32))
+    pieces = text.SubwordTokenizer([*text.SUBWORD_RESERVED, *"Itwasupérb.", "##t", "##a", "##s", "##u", "##p"])
+    translator = GNMT(pieces.vocabulary_size, embedding_dim=4, units=4, encoder_layers=2, decoder_layers=2,
+                      attention_units=4)
+    translator((np.ones((1, 1), np.int32), np.ones((1, 1), np.int32)))
     base = tmp_path_factory.mktemp("matrix")
+    translation = tf.saved_model.load(export.export_translation(translator, pieces, str(base / "gnmt"), max_length=8,
+                                                                tflite=False)).signatures
     paths = {
         "han": han_export,
         "graves_text": export.export_graves_text(text_model, characters, str(base / "text"), tflite=False),
         "graves_handwriting": export.export_graves_handwriting(handwriting_model, (1.0, 0.0), (5.0, 5.0),
                                                                str(base / "handwriting"), tflite=False),
     }
-    return {name: tf.saved_model.load(path).signatures["serving_default"] for name, path in paths.items()}
+    loaded = {name: tf.saved_model.load(path).signatures["serving_default"] for name, path in paths.items()}
+    return {**loaded, "gnmt": translation["serving_default"], "gnmt_beam_search": translation["beam_search"]}
 
 
 def generate(prime, length=5):
@@ -47,12 +55,37 @@ def sample(steps):
     return {"steps": steps, "bias": tf.constant(0.5), "seed": tf.constant(1, tf.int64)}
 
 
+def beam(source, beam_size=2):
+    return {"text": source, "beam_size": tf.constant(beam_size), "alpha": tf.constant(0.6), "beta": tf.constant(0.2)}
+
+
 GOOD = {
+    "gnmt": {"text": tf.constant(["It was superb."])},
+    "gnmt_beam_search": beam(tf.constant(["It was superb."])),
     "han": {"text": tf.constant(["A fine film. I liked it."])},
     "graves_text": generate(tf.constant(["It was"])),
     "graves_handwriting": sample(tf.constant(10)),
 }
 REQUESTS = {
+    "gnmt": {
+        "empty": {"text": tf.constant(["It was.", ""])},
+        "whitespace": {"text": tf.constant(["It was.", " \n\t"])},
+        "non_utf8": {"text": tf.constant([b"It \xff\xfe was"])},
+        "one_megabyte": {"text": tf.constant([ONE_MEGABYTE])},
+        "batch_of_0": {"text": tf.constant([], tf.string)},
+        "wrong_dtype": {"text": tf.constant([1, 2])},
+        "wrong_rank": {"text": tf.constant([["It was."]])},
+    },
+    "gnmt_beam_search": {
+        "empty": beam(tf.constant([""])),
+        "whitespace": beam(tf.constant([" \n\t"])),
+        "non_utf8": beam(tf.constant([b"It \xff\xfe was"])),
+        "one_megabyte": beam(tf.constant([ONE_MEGABYTE])),
+        "batch_of_0": beam(tf.constant([], tf.string)),
+        "wrong_dtype": beam(tf.constant(["It was."]), beam_size=2.5),
+        "wrong_rank": beam(tf.constant([["It was."]])),
+        "huge_length": beam(tf.constant(["It was."]), beam_size=10**9),
+    },
     "han": {
         "empty": {"text": tf.constant(["A fine text.", ""])},
         "whitespace": {"text": tf.constant(["A fine text.", "   \n\t"])},
@@ -81,6 +114,7 @@ REQUESTS = {
 }
 NOT_APPLICABLE = {
     ("han", "huge_length"),  # no length argument
+    ("gnmt", "huge_length"),  # serving_default's beam and lengths are the export's; beam_search takes them
     # The sampler takes no text and no batch, only scalars.
     *(("graves_handwriting", case) for case in ("whitespace", "non_utf8", "one_megabyte", "batch_of_0")),
 }
@@ -95,12 +129,34 @@ def text_generated(out, batch=1, length=5):
     assert all(len(t.decode("utf-8")) == length for t in out["text"].numpy())
 
 
+def translated(out, batch=1, beams=None):
+    shape = (batch,) if beams is None else (batch, beams)
+    key = "translation" if beams is None else "translations"
+    assert out[key].shape == shape
+
+
 def error(message):
     return (tf.errors.InvalidArgumentError, message)
 
 
 # What each cell gives: a check of the outputs, or (error type, message pattern).
 EXPECTED = {
+    ("gnmt", "empty"): error(r"serving_default: empty source text \(no word piece\) at batch index.*\[1\]"),
+    ("gnmt", "whitespace"): error(r"serving_default: empty source text \(no word piece\) at batch index.*\[1\]"),
+    ("gnmt", "non_utf8"): translated,  # invalid bytes become U+FFFD, an unknown piece
+    ("gnmt", "one_megabyte"): translated,  # cut to its first max_length pieces
+    ("gnmt", "batch_of_0"): lambda out: translated(out, batch=0),
+    ("gnmt", "wrong_dtype"): error("expected to be a string tensor but is a int32 tensor"),
+    ("gnmt", "wrong_rank"): error(r"Shape of tensor text \[1,1\] is not compatible with expected shape \[\?\]"),
+    ("gnmt_beam_search", "empty"): error(r"beam_search: empty source text \(no word piece\) at batch index.*\[0\]"),
+    ("gnmt_beam_search", "whitespace"): error(r"beam_search: empty source text \(no word piece\)"),
+    ("gnmt_beam_search", "non_utf8"): lambda out: translated(out, beams=2),
+    ("gnmt_beam_search", "one_megabyte"): lambda out: translated(out, beams=2),
+    ("gnmt_beam_search", "batch_of_0"): lambda out: translated(out, batch=0, beams=2),
+    ("gnmt_beam_search", "wrong_dtype"): error("expected to be a int32 tensor but is a float tensor"),
+    ("gnmt_beam_search", "wrong_rank"): error(r"Shape of tensor text \[1,1\] is not compatible with expected "
+                                              r"shape \[\?\]"),
+    ("gnmt_beam_search", "huge_length"): error(r"beam_search: beam_size must be in \[1, 16\], got.*1000000000"),
     ("han", "empty"): error(r"empty document \(no word after tokenisation\) at batch index.*\[1\]"),
     ("han", "whitespace"): error(r"empty document \(no word after tokenisation\) at batch index.*\[1\]"),
     # Invalid bytes become U+FFFD, an unknown word.

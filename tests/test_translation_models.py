@@ -148,8 +148,8 @@ def test_gnmt_bottom_encoder_layer_reads_both_ways():
     model = build("gnmt")
     changed_last = SOURCE.copy()
     changed_last[0, 2] = 15
-    first, _ = model._encode(SOURCE)
-    second, _ = model._encode(changed_last)
+    first = model._encode(SOURCE)[0]
+    second = model._encode(changed_last)[0]
     # The first source position sees the last word only through the backward LSTM.
     assert np.abs(first.numpy()[0, 0] - second.numpy()[0, 0]).max() > 1e-6
 

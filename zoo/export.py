@@ -30,6 +30,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import convert_to_constants
 
+from zoo import decoding
+
 SERVING_SIGNATURE = "serving_default"
 EXTRA_DIR = "assets.extra"  # SavedModel's place for files the graph does not use.
 _HAN_SAMPLE = np.ones((1, 1, 1), np.int32)
@@ -57,7 +59,10 @@ def portable_copy(model, sample_input):
 
     `sample_input` is any valid input; calling the copy on it creates its weights.
     """
-    copy = type(model).from_config({**model.get_config(), "use_cudnn": False})
+    config = model.get_config()
+    if "use_cudnn" in config:  # models whose RNNs can never use CuDNN (e.g. reset-before GRUs) lack the option
+        config["use_cudnn"] = False
+    copy = type(model).from_config(config)
     copy(sample_input)
     copy.set_weights(model.get_weights())
     return copy
@@ -127,10 +132,15 @@ def run_han_tflite(model_content, word_ids):
 HAN_TFLITE_OUTPUTS = ("probabilities", "word_attention", "sentence_attention")
 
 
-def freeze_to_tflite(function, trackable):
-    """Converts a `tf.function` with a static input signature to TFLite, variables frozen to constants."""
+def freeze_to_tflite(function, trackable, custom_ops=False):
+    """Converts a `tf.function` with a static input signature to TFLite, variables frozen to constants.
+
+    `custom_ops` lets tensorflow-text's tokeniser ops through as custom ops.
+    """
     frozen = convert_to_constants.convert_variables_to_constants_v2(function.get_concrete_function())
-    return tf.lite.TFLiteConverter.from_concrete_functions([frozen], trackable).convert()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen], trackable)
+    converter.allow_custom_ops = custom_ops
+    return converter.convert()
 
 
 def run_tflite(model_content, inputs):
@@ -337,3 +347,160 @@ def _publish(tmp, export_base):
         except OSError as e:
             if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                 raise
+
+
+# Translation exports (Sutskever, Cho, GNMT): caps, so that one request cannot hold a server for long.
+MAX_BEAM_SIZE = 16
+_TEXT = tf.TensorSpec([None], tf.string, name="text")
+
+
+def _source_ids(tokenizer, text, max_length, signature):
+    """Raw text `[batch]` → source piece ids `[batch, <= max_length]`, 0-padded; an empty source is an error.
+
+    A source longer than `max_length` pieces is cut to its first `max_length`.
+    """
+    pieces = tokenizer(text)
+    lengths = pieces.row_lengths()
+    empty = tf.where(tf.equal(lengths, 0))[:, 0]
+    ids = pieces[:, :max_length].to_tensor(0)
+    ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])  # keep a time axis for an empty batch
+    return _checked(tf.size(empty) == 0, [f"{signature}: empty source text (no word piece) at batch index", empty],
+                    ids)
+
+
+def translation_step(model, tokenizer):
+    """The model's `decode_step` with padding and START ruled out, renormalised.
+
+    Training never targets them, so they are improbable but not impossible;
+    a decoder that emitted one would write nothing or start over.
+    """
+    never = tf.reduce_sum(tf.one_hot([0, tokenizer.start_id], model.vocabulary_size, on_value=-1e9), axis=0)
+
+    def step(tokens, state):
+        log_probs, state, attention = model.decode_step(tokens, state)
+        return tf.nn.log_softmax(log_probs + never), state, attention
+
+    return step
+
+
+def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, beta=0.2):
+    """The serving signatures of a translation model (`encode` / `decode_step`, see `zoo.decoding`).
+
+    - `serving_default`: `text` → `translation`, `score` (beam search with
+      the given `beam_size`, `alpha`, `beta`), and `attention`
+      `[batch, target, source]` for a model with attention;
+    - `beam_search`: `text`, `beam_size` (1 to MAX_BEAM_SIZE), `alpha`, `beta`
+      (finite, >= 0) → the n-best `translations` `[batch, beam]`, `scores`,
+      (`attention` `[batch, beam, target, source]`); empty slots (fewer
+      hypotheses than beams) are "" with score -inf;
+    - `greedy`: `text` → `translation`, `score` (the log-probability).
+
+    Sources are cut to `max_length` word pieces; translations end at `<eos>`
+    or after `max_length` pieces.
+    """
+
+    step = translation_step(model, tokenizer)
+
+    def search(text, size, a, b, signature):
+        text = _checked_shapes((text,), ([None],))[0]
+        source = _source_ids(tokenizer, text, max_length, signature)
+        return decoding.beam_search(step, model.encode(source), tokenizer.start_id, tokenizer.end_id, max_length, size,
+                                    a, b, source_mask=tf.not_equal(source, 0))
+
+    @tf.function(input_signature=[_TEXT])
+    def translate(text):
+        out = search(text, beam_size, alpha, beta, SERVING_SIGNATURE)
+        result = {"translation": tokenizer.detokenize(out["ids"][:, 0]), "score": out["scores"][:, 0]}
+        if "attention" in out:
+            result["attention"] = out["attention"][:, 0]
+        return result
+
+    @tf.function(input_signature=[_TEXT, tf.TensorSpec([], tf.int32, name="beam_size"),
+                                  tf.TensorSpec([], tf.float32, name="alpha"),
+                                  tf.TensorSpec([], tf.float32, name="beta")])
+    def beam_search(text, beam_size, alpha, beta):
+        beam_size, alpha, beta = _checked_shapes((beam_size, alpha, beta), ([], [], []))
+        beam_size = _checked((beam_size >= 1) & (beam_size <= MAX_BEAM_SIZE),
+                             [f"beam_search: beam_size must be in [1, {MAX_BEAM_SIZE}], got", beam_size], beam_size)
+        alpha = _checked(tf.math.is_finite(alpha) & (alpha >= 0.0),
+                         ["beam_search: alpha must be finite and >= 0, got", alpha], alpha)
+        beta = _checked(tf.math.is_finite(beta) & (beta >= 0.0),
+                        ["beam_search: beta must be finite and >= 0, got", beta], beta)
+        out = search(text, beam_size, alpha, beta, "beam_search")
+        shape = tf.shape(out["ids"])
+        flat = tokenizer.detokenize(tf.reshape(out["ids"], [-1, shape[2]]))
+        result = {"translations": tf.reshape(flat, shape[:2]), "scores": out["scores"]}
+        if "attention" in out:
+            result["attention"] = out["attention"]
+        return result
+
+    @tf.function(input_signature=[_TEXT])
+    def greedy(text):
+        text = _checked_shapes((text,), ([None],))[0]
+        source = _source_ids(tokenizer, text, max_length, "greedy")
+        out = decoding.greedy(step, model.encode(source), tokenizer.start_id, tokenizer.end_id, max_length)
+        return {"translation": tokenizer.detokenize(out["ids"]), "score": out["log_prob"]}
+
+    return {SERVING_SIGNATURE: translate, "beam_search": beam_search, "greedy": greedy}
+
+
+def translation_to_tflite(model, tokenizer, max_length):
+    """Greedy translation of one sentence as TFLite: `text` string `[1]` → `ids` int32 `[1, max_length]`, `score`.
+
+    The wordpiece tokeniser runs as tensorflow-text's TFLite custom op (run
+    it with `InterpreterWithCustomOps` and `tensorflow_text.tflite_registrar.
+    SELECT_TFTEXT_OPS`); `ids` are 0 after the END id (3); the device turns
+    them into text with `vocab.txt` (id = line number; a piece starting with
+    `##` joins the previous one). The converter cannot lower `zoo.decoding`'s
+    loops (their TensorArrays grow with the output), so this greedy loop
+    writes into a fixed `[1, max_length]` tensor instead, and the source is
+    padded to `max_length` so every shape is static.
+    """
+
+    @tf.function(input_signature=[tf.TensorSpec([1], tf.string, name="text")])
+    def translate(text):
+        # The tokeniser's own UTF-8 repair (and lower-casing) has no TFLite kernel: the device sends valid
+        # UTF-8 (lower-cased if translation.json says so); FastWordpiece is tensorflow-text's custom op.
+        # One sentence: its pieces are the ragged result's flat values (ragged ops have no TFLite kernels).
+        pieces = tokenizer.wordpiece.tokenize(text).flat_values[:max_length]
+        source = tf.pad(pieces, [[0, max_length - tf.shape(pieces)[0]]])[None]
+        start = tf.fill([1], tokenizer.start_id)
+        decode_step = translation_step(model, tokenizer)
+
+        def step(t, token, state, ids, score, done):
+            log_probs, state, _ = decode_step(token, state)
+            token = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
+            score += tf.reduce_max(log_probs, axis=-1)
+            ids = tf.tensor_scatter_nd_update(ids, [[0, t]], token)
+            return t + 1, token, state, ids, score, token[0] == tokenizer.end_id
+
+        _, _, _, ids, score, _ = tf.while_loop(
+            lambda t, *rest: (t < max_length) & tf.logical_not(rest[-1]), step,
+            (tf.constant(0), start, model.encode(source), tf.zeros([1, max_length], tf.int32), tf.zeros([1]),
+             tf.constant(False)))
+        return ids, score
+
+    return freeze_to_tflite(translate, model, custom_ops=True)
+
+
+def export_translation(model, tokenizer, export_base, max_length, beam_size=4, alpha=0.6, beta=0.2, tflite=True):
+    """Writes a translation model to `export_base/<next version>/`; returns that path.
+
+    Signatures: see `translation_functions`. `assets.extra/` holds
+    `vocab.txt` (the shared wordpiece vocabulary), `translation.json` (limits
+    and defaults) and, with `tflite=True`, `translation.tflite`.
+    """
+    sample = np.array([[tokenizer.start_id]], np.int32)
+    portable = portable_copy(model, (sample, sample))
+    signatures = translation_functions(portable, tokenizer, max_length, beam_size, alpha, beta)
+    extra_files = {
+        "vocab.txt": _lines(tokenizer.vocabulary),
+        "translation.json": json.dumps({"max_length": max_length, "lower_case": tokenizer.lower_case,
+                                        "beam_size": beam_size, "alpha": alpha,
+                                        "beta": beta, "max_beam_size": MAX_BEAM_SIZE, "padding_id": 0,
+                                        "unknown_id": 1, "start_id": tokenizer.start_id,
+                                        "end_id": tokenizer.end_id}, indent=2),
+    }
+    if tflite:
+        extra_files["translation.tflite"] = translation_to_tflite(portable, tokenizer, max_length)
+    return write_export(export_base, portable, [tokenizer], signatures, extra_files)

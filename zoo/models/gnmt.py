@@ -16,7 +16,10 @@ class GNMT(keras.Model):
     - encoder: layer 1 is bi-directional (forward and backward LSTMs side by
       side), layers 2..N uni-directional; from layer 3 up each layer's input
       is added to its output (residual, eq. 6);
-    - decoder: layer 1 reads the previous target word; its output y_i is the
+    - decoder: each layer starts from the final state of the encoder layer at
+      its depth (the bottom one from the backward LSTM), as the reference
+      implementation does (tensorflow/nmt, `pass_hidden_state`); layer 1
+      reads the previous target word; its output y_i is the
       attention query, s_t = vᵀ tanh(W1 x_t + W2 y_i + b), p = softmax(s),
       a_i = Σ_t p_t x_t over the top encoder outputs x_t (`AdditiveAttention`);
       a_i is fed to every decoder layer above (their input is [h^{n-1}_i; a_i]),
@@ -52,9 +55,9 @@ class GNMT(keras.Model):
         self.target_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
                                                        name="target_embedding")
         self.bottom_encoder = keras.layers.Bidirectional(
-            keras.layers.LSTM(units, return_sequences=True, use_cudnn=use_cudnn), name="encoder_0")
-        self.encoder = [keras.layers.LSTM(units, return_sequences=True, use_cudnn=use_cudnn, name=f"encoder_{n}")
-                        for n in range(1, encoder_layers)]
+            keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn), name="encoder_0")
+        self.encoder = [keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
+                                          name=f"encoder_{n}") for n in range(1, encoder_layers)]
         self.decoder = [keras.layers.LSTM(units, return_sequences=True, use_cudnn=use_cudnn, name=f"decoder_{n}")
                         for n in range(decoder_layers)]
         self.attention = AdditiveAttention(attention_units, name="attention")
@@ -62,13 +65,16 @@ class GNMT(keras.Model):
 
     def call(self, inputs, return_attention=False, training=False):
         source_ids, decoder_inputs = inputs
-        encoded, source_mask = self._encode(source_ids, training)
+        encoded, source_mask, states = self._encode(source_ids, training)
         mask = ops.not_equal(decoder_inputs, PAD_ID)
-        y = self.decoder[0](self.target_embedding(decoder_inputs), mask=mask, training=training)
+        y = self.decoder[0](self.target_embedding(decoder_inputs), mask=mask, initial_state=states[0],
+                            training=training)
         # Teacher forcing knows every query at once: one attention per target step.
         context, attention = self.attention(encoded, query=y, mask=source_mask)
         for n, layer in enumerate(self.decoder[1:], start=1):
-            y = self._residual(n, y, layer(ops.concatenate([y, context], axis=-1), mask=mask, training=training))
+            output = layer(ops.concatenate([y, context], axis=-1), mask=mask, initial_state=states[n],
+                           training=training)
+            y = self._residual(n, y, output)
         logits = self.projection(y)
         return (logits, attention) if return_attention else logits
 
@@ -78,24 +84,30 @@ class GNMT(keras.Model):
         return output + below if n >= 2 else output
 
     def _encode(self, source_ids, training=False):
+        """(top encoder outputs, source mask, each decoder layer's initial `[h, c]` or None)."""
         source_ids = ops.convert_to_tensor(source_ids, "int32")
         mask = ops.not_equal(source_ids, PAD_ID)
-        x = self.bottom_encoder(self.source_embedding(source_ids), mask=mask, training=training)
+        x, _, _, h, c = self.bottom_encoder(self.source_embedding(source_ids), mask=mask, training=training)
+        states = [[h, c]]  # the backward LSTM's: it ends on the first source word
         for n, layer in enumerate(self.encoder, start=1):
-            x = self._residual(n, x, layer(x, mask=mask, training=training))
-        return x, mask
+            output, h, c = layer(x, mask=mask, training=training)
+            x = self._residual(n, x, output)
+            states.append([h, c])
+        # Decoder layers above the encoder's depth start from zeros.
+        return x, mask, (states + [None] * self.decoder_layers)[: self.decoder_layers]
 
     def encode(self, source_ids):
-        """The decoding state for `zoo.decoding`: encoder outputs, source mask, zero decoder states."""
-        encoded, mask = self._encode(source_ids)
+        """The decoding state for `zoo.decoding`: encoder outputs, source mask, each decoder layer's `h`, `c`."""
+        encoded, mask, states = self._encode(source_ids)
         zeros = ops.zeros((ops.shape(encoded)[0], self.units))
         state = {"encoded": encoded, "source_mask": mask}
-        for n in range(self.decoder_layers):
-            state[f"h_{n}"], state[f"c_{n}"] = zeros, zeros
+        for n, pair in enumerate(states):
+            state[f"h_{n}"], state[f"c_{n}"] = pair if pair is not None else (zeros, zeros)
         return state
 
     def decode_step(self, tokens, state):
-        """One step: previous tokens `[rows]` → (log-probabilities `[rows, vocabulary]`, state, attention `[rows, S]`)."""
+        """One step: previous tokens `[rows]` → (log-probabilities `[rows, vocabulary]`, state, attention `[rows, S]`).
+        """
         new_state = {"encoded": state["encoded"], "source_mask": state["source_mask"]}
         y, context, attention = self._embed_tokens(tokens), None, None
         for n, layer in enumerate(self.decoder):

@@ -1,0 +1,75 @@
+"""recipes/train_{sutskever,cho,gnmt}.py end to end, in fresh processes."""
+
+import json
+import os
+
+import pytest
+
+from conftest import REPO, run_python
+
+def recipe(name, tmp_path, *flags):
+    return run_python([str(REPO / "recipes" / f"train_{name}.py"),
+                       f"--flagfile={REPO / 'recipes' / 'configs' / f'{name}_demo.flags'}",
+                       f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'run'}",
+                       f"--export_dir={tmp_path / 'savedmodels'}", *flags], cwd=tmp_path)
+
+
+def metrics(tmp_path):
+    with open(tmp_path / "run" / "metrics.json") as f:
+        return json.load(f)
+
+
+def test_gnmt_demo_config_learns_the_task_and_exports(tmp_path):
+    result = recipe("gnmt", tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    measured = metrics(tmp_path)
+    assert measured["test_exact_match"] >= 0.9 and measured["test_bleu"] >= 90
+    assert measured["test_perplexity"] < 1.5
+    assert "BLEU = " in measured["sacrebleu"]
+    assert os.path.exists(tmp_path / "savedmodels" / "1" / "assets.extra" / "translation.tflite")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sutskever", "cho"])
+def test_demo_config_learns_the_task(name, tmp_path):
+    result = recipe(name, tmp_path, "--notflite")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert metrics(tmp_path)["test_exact_match"] >= 0.9
+
+
+def smoke_run(name, tmp_path, *flags):
+    result = recipe(name, tmp_path, "--epochs=1", "--steps_per_epoch=2", "--eval_sentences=4", "--notflite", *flags)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "test perplexity:" in result.stdout and metrics(tmp_path)["test_sentences"] == 4
+    with open(tmp_path / "run" / "vocab.txt", encoding="utf-8") as f:
+        assert f.read().splitlines()[:4] == ["[PAD]", "[UNK]", "[START]", "[END]"]
+    return result
+
+
+@pytest.mark.parametrize("name", ["sutskever", "cho"])  # GNMT's smoke run is the resume test's first run
+def test_smoke_run_exports(name, tmp_path):
+    smoke_run(name, tmp_path)
+    assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1"]
+
+
+def test_resume_continues_with_the_saved_vocabulary(tmp_path):
+    smoke_run("gnmt", tmp_path)
+    resumed = recipe("gnmt", tmp_path, "--resume", "--epochs=2", "--steps_per_epoch=2", "--eval_sentences=4",
+                     "--notflite")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
+    assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1", "2"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--dataset=multi30k", "--data_dir={tmp}"], "train_gnmt: error: no train.en.gz (or train.en) in {tmp}; "
+                                                 "pass --download to fetch"),
+    (["--dataset=files", "--data_dir={tmp}", "--source_language=xx"], "train_gnmt: error: {tmp}/train.xx: no such"),
+    (["--beam_size=0"], "flag --beam_size=0: 0 is not an integer in the range [1, 16]"),
+    (["--max_length=1"], "flag --max_length=1: 1 is not integer >= 2"),
+])
+def test_bad_set_up_stops_with_one_line(tmp_path, flags, message):
+    result = recipe("gnmt", tmp_path, *(flag.format(tmp=tmp_path) for flag in flags))
+    assert result.returncode != 0
+    assert message.format(tmp=tmp_path) in result.stderr
+    assert "Traceback" not in result.stderr
