@@ -22,6 +22,15 @@ def run_python(args, cwd, timeout=600):
                           timeout=timeout)
 
 
+def run_recipe(script, config, tmp_path, *flags, export_dir=None):
+    """Runs `recipes/<script>.py --flagfile=recipes/configs/<config>.flags` as a user would, its data,
+    run and export folders under `tmp_path`, in a fresh process."""
+    flagfile = REPO / "recipes" / "configs" / f"{config}.flags"
+    return run_python([str(REPO / "recipes" / f"{script}.py"), f"--flagfile={flagfile}",
+                       f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'run'}",
+                       f"--export_dir={export_dir or tmp_path / 'savedmodels'}", *flags], cwd=tmp_path)
+
+
 @pytest.fixture(scope="session")
 def demo_documents(tmp_path_factory):
     return data.load_documents("demo", str(tmp_path_factory.mktemp("demo")))

@@ -5,16 +5,10 @@ import os
 
 import pytest
 
-from conftest import REPO, run_python
-
-RECIPE = str(REPO / "recipes" / "train_han.py")
-DEMO_FLAGS = str(REPO / "recipes" / "configs" / "han_demo.flags")
-
+from conftest import REPO, run_python, run_recipe
 
 def recipe(tmp_path, *flags):
-    return run_python([RECIPE, f"--flagfile={DEMO_FLAGS}", f"--data_dir={tmp_path / 'data'}",
-                       f"--model_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'savedmodels' / 'han'}",
-                       *flags], cwd=tmp_path)
+    return run_recipe("train_han", "han_demo", tmp_path, *flags, export_dir=tmp_path / "savedmodels" / "han")
 
 
 def last_line(result):
@@ -84,7 +78,7 @@ MOVIE_REVIEWS = REPO.parent / "shared" / "datasets" / "movie_review_polarity"
 @pytest.mark.skipif(not (MOVIE_REVIEWS / "review_polarity.tar.gz").exists(), reason="needs ../shared/datasets")
 def test_movie_review_polarity_config_learns(tmp_path):
     config = str(REPO / "recipes" / "configs" / "han_movie_review_polarity.flags")
-    result = run_python([RECIPE, f"--flagfile={config}", f"--data_dir={MOVIE_REVIEWS}",
+    result = run_python([str(REPO / "recipes" / "train_han.py"), f"--flagfile={config}", f"--data_dir={MOVIE_REVIEWS}",
                          f"--model_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'han'}", "--notflite"],
                         cwd=tmp_path, timeout=1800)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -6,17 +6,11 @@ import os
 import matplotlib.image
 import pytest
 
-from conftest import REPO, run_python
+from conftest import run_recipe
 from test_handwriting_data import LINE_XML, write_tree
 
-RECIPE = str(REPO / "recipes" / "train_graves_handwriting.py")
-DEMO_FLAGS = str(REPO / "recipes" / "configs" / "graves_handwriting_demo.flags")
-
-
 def recipe(tmp_path, *flags):
-    return run_python([RECIPE, f"--flagfile={DEMO_FLAGS}", f"--data_dir={tmp_path / 'data'}",
-                       f"--model_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'savedmodels'}", *flags],
-                      cwd=tmp_path)
+    return run_recipe("train_graves_handwriting", "graves_handwriting_demo", tmp_path, *flags)
 
 
 def test_demo_config_learns_draws_and_exports(tmp_path):

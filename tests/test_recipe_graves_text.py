@@ -5,16 +5,10 @@ import os
 
 import pytest
 
-from conftest import REPO, run_python
-
-RECIPE = str(REPO / "recipes" / "train_graves_text.py")
-DEMO_FLAGS = str(REPO / "recipes" / "configs" / "graves_text_demo.flags")
-
+from conftest import run_recipe
 
 def recipe(tmp_path, *flags):
-    return run_python([RECIPE, f"--flagfile={DEMO_FLAGS}", f"--data_dir={tmp_path / 'data'}",
-                       f"--model_dir={tmp_path / 'run'}", f"--export_dir={tmp_path / 'savedmodels'}", *flags],
-                      cwd=tmp_path)
+    return run_recipe("train_graves_text", "graves_text_demo", tmp_path, *flags)
 
 
 def test_demo_config_learns_and_exports(tmp_path):
