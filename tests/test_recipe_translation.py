@@ -31,7 +31,7 @@ def test_gnmt_demo_config_learns_the_task_and_exports(tmp_path):
 def test_demo_config_learns_the_task(name, tmp_path):
     result = recipe(name, tmp_path, "--notflite")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert metrics(tmp_path)["test_exact_match"] >= 0.9
+    assert metrics(tmp_path)["test_exact_match"] >= 0.85  # measured 0.98 (Sutskever), 0.90 (Cho)
 
 
 def smoke_run(name, tmp_path, *flags):
