@@ -278,9 +278,10 @@ def write_demo_parallel(folder, num_train=12000, num_valid=300, num_test=300, se
                 [" ".join(words) for words in sentences],
                 [" ".join(lexicon[word] for word in reversed(words)) for words in sentences])):
             path = os.path.join(folder, f"{split}.{language}")
-            with open(path + ".tmp", "w", encoding="utf-8") as f:
+            temporary = f"{path}.{os.getpid()}.tmp"  # two recipes started together write the same files
+            with open(temporary, "w", encoding="utf-8") as f:
                 f.write("".join(line + "\n" for line in lines))
-            os.replace(path + ".tmp", path)
+            os.replace(temporary, path)
 
 
 def translation_dataset(pairs, tokenizer, batch_size, max_length, shuffle=False, seed=None, bucket_boundaries=None):
