@@ -36,17 +36,21 @@ training.define_run_flags("runs/graves_text", "savedmodels/graves_text", optimiz
                           batch_size=32)
 
 
+def write_characters(vocabulary, path):
+    # JSON, not a line a character: "\n" is one of them.
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(vocabulary, f, ensure_ascii=False)
+
+
+def read_characters(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 def vocabulary_for(train):
     """The run's characters: from the training split, or the saved ones when resuming."""
-    path = os.path.join(FLAGS.model_dir, "characters.json")
-    if FLAGS.resume:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    vocabulary = text.build_character_vocabulary(train)
-    if training.is_chief():
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(vocabulary, f, ensure_ascii=False)
-    return vocabulary
+    return training.run_vocabulary("characters.json", lambda: text.build_character_vocabulary(train),
+                                   write_characters, read_characters)
 
 
 def train_and_export():

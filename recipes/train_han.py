@@ -36,14 +36,13 @@ training.define_run_flags("runs/han", "savedmodels/han", optimizer="sgd", learni
 
 def vocabulary_for(train):
     """The run's vocabulary: built from the training split, or the saved one when resuming."""
-    path = os.path.join(FLAGS.model_dir, "vocab.txt")
-    if FLAGS.resume:
-        return text.read_vocabulary(path)
-    logging.info("Building a vocabulary of at most %d words from %d documents", FLAGS.vocabulary_size, len(train))
-    vocabulary = text.build_vocabulary(train.texts, FLAGS.vocabulary_size)
-    if training.is_chief():
-        text.write_vocabulary(vocabulary, path)
-    return vocabulary
+
+    def build():
+        logging.info("Building a vocabulary of at most %d words from %d documents", FLAGS.vocabulary_size,
+                     len(train))
+        return text.build_vocabulary(train.texts, FLAGS.vocabulary_size)
+
+    return training.run_vocabulary("vocab.txt", build, text.write_vocabulary, text.read_vocabulary)
 
 
 def train_and_export():

@@ -359,7 +359,7 @@ def _source_ids(tokenizer, text, max_length, signature):
 
     A source longer than `max_length` pieces is cut to its first `max_length`.
     """
-    pieces = tokenizer(text)
+    pieces = tokenizer(_checked_shapes((text,), ([None],))[0])
     lengths = pieces.row_lengths()
     empty = tf.where(tf.equal(lengths, 0))[:, 0]
     ids = pieces[:, :max_length].to_tensor(0)
@@ -402,7 +402,6 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
     step = translation_step(model, tokenizer)
 
     def search(text, size, a, b, signature):
-        text = _checked_shapes((text,), ([None],))[0]
         source = _source_ids(tokenizer, text, max_length, signature)
         return decoding.beam_search(step, model.encode(source), tokenizer.start_id, tokenizer.end_id, max_length, size,
                                     a, b, source_mask=tf.not_equal(source, 0))
@@ -436,7 +435,6 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
 
     @tf.function(input_signature=[_TEXT])
     def greedy(text):
-        text = _checked_shapes((text,), ([None],))[0]
         source = _source_ids(tokenizer, text, max_length, "greedy")
         out = decoding.greedy(step, model.encode(source), tokenizer.start_id, tokenizer.end_id, max_length)
         return {"translation": tokenizer.detokenize(out["ids"]), "score": out["log_prob"]}

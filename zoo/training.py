@@ -91,6 +91,21 @@ def is_chief():
     return distribute.is_chief(strategy())
 
 
+def run_vocabulary(filename, build, write, read):
+    """The run's vocabulary, kept as --model_dir/`filename` so that ids keep their meaning across a resume.
+
+    A fresh run `build()`s it and the chief saves it with `write(vocabulary,
+    path)`; with --resume it is `read(path)` back.
+    """
+    path = os.path.join(FLAGS.model_dir, filename)
+    if FLAGS.resume:
+        return read(path)
+    vocabulary = build()
+    if is_chief():
+        write(vocabulary, path)
+    return vocabulary
+
+
 def optimizer():
     """The optimizer the flags name (create it inside the strategy's scope)."""
     clip = {"clipnorm": FLAGS.clipnorm} if FLAGS.clipnorm else {}

@@ -55,15 +55,13 @@ def define_flags(name, batch_size=64, learning_rate=0.001, epochs=10):
 
 def vocabulary_for(train):
     """The run's wordpieces: learnt from both sides of the training split, or the saved ones when resuming."""
-    path = os.path.join(FLAGS.model_dir, "vocab.txt")
-    if FLAGS.resume:
-        return text.read_vocabulary(path)
-    logging.info("Learning a wordpiece vocabulary of about %d pieces", FLAGS.vocabulary_size)
-    vocabulary = text.build_subword_vocabulary(train.sources + train.targets, FLAGS.vocabulary_size,
-                                               lower_case=FLAGS.lower_case)
-    if training.is_chief():
-        text.write_vocabulary(vocabulary, path)
-    return vocabulary
+
+    def build():
+        logging.info("Learning a wordpiece vocabulary of about %d pieces", FLAGS.vocabulary_size)
+        return text.build_subword_vocabulary(train.sources + train.targets, FLAGS.vocabulary_size,
+                                             lower_case=FLAGS.lower_case)
+
+    return training.run_vocabulary("vocab.txt", build, text.write_vocabulary, text.read_vocabulary)
 
 
 def perplexity(model, dataset):
