@@ -112,3 +112,25 @@ def test_a_sequence_of_queries_attends_once_per_query():
         np.testing.assert_allclose(weights.numpy()[:, i], weight.numpy(), rtol=1e-6)
         np.testing.assert_allclose(contexts.numpy()[:, i], context.numpy(), rtol=1e-6)
     assert np.all(weights.numpy()[..., 1] == 0.0)
+
+
+def test_precomputed_keys_give_the_same_attention():
+    layer = query_layer()
+    query, mask = np.array([[0.3]], "float32"), np.array([[True, True, False]])
+    expected = layer(H, query=query, mask=mask)
+    given = layer(H, query=query, mask=mask, keys=layer.project(H))
+    for a, b in zip(expected, given):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_masked_softmax_under_mixed_precision_has_no_nan():
+    # float16 cannot hold the -1e9 given to masked steps: the scores are float32.
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        layer = AdditiveAttention(4)
+        context, weights = layer(H, mask=np.array([[True, False, True]]))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert context.dtype == "float16" and weights.dtype == "float32"
+    assert not np.any(np.isnan(context.numpy())) and weights.numpy()[0, 1] == 0.0
+    np.testing.assert_allclose(weights.numpy().sum(), 1.0, rtol=1e-6)

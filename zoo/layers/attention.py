@@ -34,6 +34,9 @@ class AdditiveAttention(keras.layers.Layer):
             `[batch, queries, query_features]` (one attention per query, e.g.
             every decoder step of teacher forcing at once).
         mask: optional boolean tensor `[batch, time]`, True for real steps.
+        keys: optional `project(inputs)` (W h_t + b), for a decoder that
+            attends over the same sequence at every step: it projects the
+            sequence once instead of once a step.
 
     Returns:
         `(context, weights)`: `[batch, features]` and `[batch, time]`, with a
@@ -56,8 +59,12 @@ class AdditiveAttention(keras.layers.Layer):
             self.query_kernel = self.add_weight(name="query_kernel", shape=(query_shape[-1], self.units),
                                                 initializer="glorot_uniform")
 
-    def call(self, inputs, query=None, mask=None):
-        keys = ops.matmul(inputs, self.kernel) + self.bias  # [batch, time, units]
+    def project(self, inputs):
+        """W h_t + b of every step: `[batch, time, units]` (the layer must be built)."""
+        return ops.matmul(inputs, self.kernel) + self.bias
+
+    def call(self, inputs, query=None, mask=None, keys=None):
+        keys = self.project(inputs) if keys is None else keys  # [batch, time, units]
         single_query = query is not None and len(query.shape) == 2
         if query is not None:
             queries = ops.matmul(query, self.query_kernel)
@@ -65,7 +72,8 @@ class AdditiveAttention(keras.layers.Layer):
             keys = keys[:, None] + queries[:, :, None]  # [batch, queries, time, units]
             if mask is not None:
                 mask = mask[:, None]
-        scores = ops.matmul(ops.tanh(keys), self.context_vector)  # [batch, (queries,) time]
+        # [batch, (queries,) time], in float32 under mixed precision too: float16 cannot hold the -1e9 below.
+        scores = ops.cast(ops.matmul(ops.tanh(keys), self.context_vector), "float32")
         if mask is None:
             weights = ops.softmax(scores, axis=-1)
         else:
@@ -77,14 +85,14 @@ class AdditiveAttention(keras.layers.Layer):
             exps = ops.exp(ops.minimum(scores - largest, 0.0)) * mask
             weights = exps / ops.maximum(ops.sum(exps, axis=-1, keepdims=True), 1.0)
         if query is None:
-            return ops.sum(inputs * ops.expand_dims(weights, -1), axis=1), weights
-        context = ops.matmul(weights, inputs)  # [batch, queries, features]
+            return ops.sum(inputs * ops.expand_dims(ops.cast(weights, inputs.dtype), -1), axis=1), weights
+        context = ops.matmul(ops.cast(weights, inputs.dtype), inputs)  # [batch, queries, features]
         return (context[:, 0], weights[:, 0]) if single_query else (context, weights)
 
-    def compute_mask(self, inputs, query=None, mask=None):
+    def compute_mask(self, inputs, query=None, mask=None, keys=None):
         return None
 
-    def compute_output_shape(self, inputs_shape, query_shape=None):
+    def compute_output_shape(self, inputs_shape, query_shape=None, keys_shape=None):
         if query_shape is None or len(query_shape) == 2:
             return (inputs_shape[0], inputs_shape[-1]), (inputs_shape[0], inputs_shape[1])
         return (inputs_shape[0], query_shape[1], inputs_shape[-1]), (inputs_shape[0], query_shape[1], inputs_shape[1])

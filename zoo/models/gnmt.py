@@ -97,10 +97,14 @@ class GNMT(keras.Model):
         return x, mask, (states + [None] * self.decoder_layers)[: self.decoder_layers]
 
     def encode(self, source_ids):
-        """The decoding state for `zoo.decoding`: encoder outputs, source mask, each decoder layer's `h`, `c`."""
+        """The decoding state for `zoo.decoding`: encoder outputs, source mask, attention keys, each layer's `h`, `c`.
+        """
         encoded, mask, states = self._encode(source_ids)
         zeros = ops.zeros((ops.shape(encoded)[0], self.units))
-        state = {"encoded": encoded, "source_mask": mask}
+        if not self.attention.built:
+            self.attention.build(encoded.shape, (None, self.units))
+        # The attention's W1 x + b, once for the whole decode instead of once a step.
+        state = {"encoded": encoded, "source_mask": mask, "keys": self.attention.project(encoded)}
         for n, pair in enumerate(states):
             state[f"h_{n}"], state[f"c_{n}"] = pair if pair is not None else (zeros, zeros)
         return state
@@ -108,7 +112,7 @@ class GNMT(keras.Model):
     def decode_step(self, tokens, state):
         """One step: previous tokens `[rows]` → (log-probabilities `[rows, vocabulary]`, state, attention `[rows, S]`).
         """
-        new_state = {"encoded": state["encoded"], "source_mask": state["source_mask"]}
+        new_state = {name: state[name] for name in ("encoded", "source_mask", "keys")}
         y, context, attention = self._embed_tokens(tokens), None, None
         for n, layer in enumerate(self.decoder):
             inputs = y if n == 0 else ops.concatenate([y, context], axis=-1)
@@ -116,7 +120,8 @@ class GNMT(keras.Model):
             new_state[f"h_{n}"], new_state[f"c_{n}"] = h, c
             y = self._residual(n, y, output) if n else output
             if n == 0:
-                context, attention = self.attention(state["encoded"], query=y, mask=state["source_mask"])
+                context, attention = self.attention(state["encoded"], query=y, mask=state["source_mask"],
+                                                    keys=state["keys"])
         return ops.log_softmax(self.projection(y), axis=-1), new_state, attention
 
     def _embed_tokens(self, tokens):
