@@ -4,6 +4,7 @@ import json
 import os
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -127,3 +128,35 @@ def test_publish_skips_a_version_taken_meanwhile(tmp_path, monkeypatch):
     assert (tmp_path / "1" / "saved_model.pb").read_text() == "another export"
     assert (tmp_path / "2" / "saved_model.pb").read_text() == "this export"
     assert sorted(os.listdir(tmp_path)) == ["1", "2"]
+
+
+def test_dynamic_range_quantised_tflite_is_smaller_and_close(han_export, trained_han, tokenizer, demo_documents):
+    with open(os.path.join(han_export, export.EXTRA_DIR, "han.tflite"), "rb") as f:
+        flatbuffer = f.read()
+    quantised = export.han_to_tflite(trained_han, tokenizer.max_sentences, tokenizer.max_words, quantize=True)
+    # The converter quantises weight matrices of 1,024 entries or more: here the embedding and GRU kernels.
+    int8 = [t["name"] for t in tf.lite.Interpreter(model_content=quantised).get_tensor_details()
+            if t["dtype"] == np.int8]
+    assert int8 and len(quantised) < len(flatbuffer)
+    for document in demo_documents[1].texts[:8]:
+        ids = pad_ids(tokenizer(tf.constant([document])).numpy())
+        full, small = export.run_han_tflite(flatbuffer, ids), export.run_han_tflite(quantised, ids)
+        # int8 weights: close to the float model, not equal to it.
+        np.testing.assert_allclose(small["probabilities"], full["probabilities"], atol=0.05)
+        assert not np.array_equal(small["probabilities"], full["probabilities"])
+
+
+def test_a_mixed_precision_model_exports_in_float32(trained_han):
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        mixed = type(trained_han).from_config(trained_han.get_config())
+        mixed(np.ones((1, 1, 1), np.int32))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    mixed.set_weights(trained_han.get_weights())
+    assert mixed.word_encoder.compute_dtype == "float16"
+    copy = export.portable_copy(mixed, np.ones((1, 1, 1), np.int32))
+    assert copy.dtype_policy.name == "float32"
+    assert {layer.compute_dtype for layer in copy._flatten_layers()} == {"float32"}
+    ids = np.array([[[2, 3, 4, 0], [5, 6, 0, 0]]], np.int32)
+    np.testing.assert_allclose(copy(ids).numpy(), trained_han(ids).numpy(), rtol=1e-6)

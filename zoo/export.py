@@ -26,6 +26,7 @@ import re
 import shutil
 import tempfile
 
+import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import convert_to_constants
@@ -55,14 +56,22 @@ def check_writable(export_base):
 
 
 def portable_copy(model, sample_input):
-    """A copy of `model` whose RNNs never use CuDNN kernels, so its graph runs on any CPU.
+    """A float32 copy of `model` whose RNNs never use CuDNN kernels, so its graph runs on any CPU.
 
     `sample_input` is any valid input; calling the copy on it creates its weights.
     """
     config = model.get_config()
     if "use_cudnn" in config:  # models whose RNNs can never use CuDNN (e.g. reset-before GRUs) lack the option
         config["use_cudnn"] = False
-    copy = type(model).from_config(config)
+    # A model trained with mixed precision exports in float32: its variables are float32 already, and
+    # float16 compute is slower or unsupported on the CPUs that serve it. Layers take the global policy.
+    config["dtype"] = "float32"
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        copy = type(model).from_config(config)
+    finally:
+        keras.config.set_dtype_policy(policy)
     copy(sample_input)
     copy.set_weights(model.get_weights())
     return copy
@@ -111,15 +120,18 @@ def _serving_root(model, resources, signatures):
     return root
 
 
-def han_to_tflite(model, max_sentences, max_words):
-    """Converts a HAN to a TFLite flatbuffer taking word ids `[1, max_sentences, max_words]`."""
+def han_to_tflite(model, max_sentences, max_words, quantize=False):
+    """Converts a HAN to a TFLite flatbuffer taking word ids `[1, max_sentences, max_words]`.
+
+    `quantize`: dynamic-range quantisation (see `freeze_to_tflite`).
+    """
     portable = portable_copy(model, _HAN_SAMPLE)
 
     @tf.function(input_signature=[tf.TensorSpec([1, max_sentences, max_words], tf.int32, name="word_ids")])
     def classify(word_ids):
         return portable(word_ids, return_attention=True)
 
-    return freeze_to_tflite(classify, portable)
+    return freeze_to_tflite(classify, portable, quantize=quantize)
 
 
 def run_han_tflite(model_content, word_ids):
@@ -132,14 +144,19 @@ def run_han_tflite(model_content, word_ids):
 HAN_TFLITE_OUTPUTS = ("probabilities", "word_attention", "sentence_attention")
 
 
-def freeze_to_tflite(function, trackable, custom_ops=False):
+def freeze_to_tflite(function, trackable, custom_ops=False, quantize=False):
     """Converts a `tf.function` with a static input signature to TFLite, variables frozen to constants.
 
     `custom_ops` lets tensorflow-text's tokeniser ops through as custom ops.
+    `quantize` applies dynamic-range quantisation: weights stored as int8
+    (about 4× smaller), activations float; the interpreter quantises them on
+    the fly for the large matrix products.
     """
     frozen = convert_to_constants.convert_variables_to_constants_v2(function.get_concrete_function())
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen], trackable)
     converter.allow_custom_ops = custom_ops
+    if quantize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     return converter.convert()
 
 
@@ -148,14 +165,19 @@ def run_tflite(model_content, inputs):
     interpreter = tf.lite.Interpreter(model_content=model_content)
     interpreter.allocate_tensors()
     for detail in interpreter.get_input_details():
-        # With several inputs the converter names them "serving_default_<name>:0".
-        name = re.sub(r"^serving_default_|:\d+$", "", detail["name"])
-        interpreter.set_tensor(detail["index"], np.asarray(inputs[name], detail["dtype"]))
+        interpreter.set_tensor(detail["index"], np.asarray(inputs[tflite_input_name(detail)], detail["dtype"]))
     interpreter.invoke()
-    return [interpreter.get_tensor(d["index"]) for d in sorted(interpreter.get_output_details(), key=_output_position)]
+    return [interpreter.get_tensor(d["index"])
+            for d in sorted(interpreter.get_output_details(), key=tflite_output_position)]
 
 
-def _output_position(detail):
+def tflite_input_name(detail):
+    """The name of a converted input as the `tf.function` spelled it (the interpreter's input detail)."""
+    # With several inputs the converter names them "serving_default_<name>:0".
+    return re.sub(r"^serving_default_|:\d+$", "", detail["name"])
+
+
+def tflite_output_position(detail):
     """Position of a converted output: `Identity`, `Identity_1`, ... or `PartitionedCall:0`, `:1`, ..."""
     match = re.search(r"[_:](\d+)$", detail["name"])
     return int(match.group(1)) if match else 0
@@ -256,7 +278,7 @@ def graves_text_generate_function(model, tokenizer, max_length=MAX_GENERATED_CHA
     return generate
 
 
-def graves_step_tflite(model, input_spec):
+def graves_step_tflite(model, input_spec, quantize=False):
     """The one-step cell of a Graves model as TFLite, for a device loop.
 
     Inputs: the step's input (`input_spec`: a character id `[1, 1]` or a pen
@@ -264,6 +286,7 @@ def graves_step_tflite(model, input_spec):
     for each layer n. Outputs, in order: the step's output (character logits
     or ŷ of the mixture density), then the new states in the same order. The
     device feeds each drawn character or point and the states back.
+    `quantize`: dynamic-range quantisation (see `freeze_to_tflite`).
     """
     portable = portable_copy(model, np.zeros(input_spec.shape, input_spec.dtype.as_numpy_dtype))
     state_specs = [tf.TensorSpec([1, model.units], tf.float32, name=f"state_{n}_{part}")
@@ -275,7 +298,7 @@ def graves_step_tflite(model, input_spec):
         output, states = portable(step_input, initial_states=states, return_states=True)
         return (output[:, -1], *[tensor for pair in states for tensor in pair])
 
-    return freeze_to_tflite(step, portable)
+    return freeze_to_tflite(step, portable, quantize=quantize)
 
 
 CHARACTER_STEP_INPUT = tf.TensorSpec([1, 1], tf.int32, name="char_id")
@@ -442,7 +465,7 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
     return {SERVING_SIGNATURE: translate, "beam_search": beam_search, "greedy": greedy}
 
 
-def translation_to_tflite(model, tokenizer, max_length):
+def translation_to_tflite(model, tokenizer, max_length, quantize=False):
     """Greedy translation of one sentence as TFLite: `text` string `[1]` → `ids` int32 `[1, max_length]`, `score`.
 
     The wordpiece tokeniser runs as tensorflow-text's TFLite custom op (run
@@ -452,7 +475,8 @@ def translation_to_tflite(model, tokenizer, max_length):
     `##` joins the previous one). The converter cannot lower `zoo.decoding`'s
     loops (their TensorArrays grow with the output), so this greedy loop
     writes into a fixed `[1, max_length]` tensor instead, and the source is
-    padded to `max_length` so every shape is static.
+    padded to `max_length` so every shape is static. `quantize`: dynamic-range
+    quantisation (see `freeze_to_tflite`).
     """
 
     @tf.function(input_signature=[tf.TensorSpec([1], tf.string, name="text")])
@@ -478,7 +502,7 @@ def translation_to_tflite(model, tokenizer, max_length):
              tf.constant(False)))
         return ids, score
 
-    return freeze_to_tflite(translate, model, custom_ops=True)
+    return freeze_to_tflite(translate, model, custom_ops=True, quantize=quantize)
 
 
 def export_translation(model, tokenizer, export_base, max_length, beam_size=4, alpha=0.6, beta=0.2, tflite=True):
