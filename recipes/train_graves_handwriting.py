@@ -72,20 +72,19 @@ def train_and_export():
 
     with training.strategy().scope():
         model = GravesHandwritingModel(FLAGS.units, FLAGS.num_layers, FLAGS.num_components)
-        optimizer = training.optimizer()
-        # Mean over real points: padding has weight 0 and does not dilute the loss.
-        model.compile(optimizer=optimizer,
-                      loss=MixtureDensityLoss(FLAGS.num_components, reduction="mean_with_sample_weight"))
         model(tf.zeros((1, 1, 3)))
-        optimizer.build(model.trainable_variables)
+        # Mean over real points: padding has weight 0 and does not dilute the loss.
+        training.compile_model(model, MixtureDensityLoss(FLAGS.num_components, reduction="mean_with_sample_weight"))
 
     training.fit(model, *datasets, backup_dir)
     if not training.is_chief():
         return
-    per_line, per_point = test_negative_log_likelihood(model, test)
+    # Evaluated and sampled in float32, as exported (the model may have trained in mixed precision).
+    inference = export.portable_copy(model, np.zeros((1, 1, 3), np.float32))
+    per_line, per_point = test_negative_log_likelihood(inference, test)
     print(f"test NLL: {per_line:.1f} nats per line, {per_point:.4f} per point  ({len(test)} lines)")
 
-    sample = model.sample(FLAGS.sample_steps, FLAGS.sample_bias, (FLAGS.seed, 0)).numpy()
+    sample = inference.sample(FLAGS.sample_steps, FLAGS.sample_bias, (FLAGS.seed, 0)).numpy()
     sample = sample * np.array([*std, 1.0], np.float32) + np.array([*mean, 0.0], np.float32)
     pictures = [os.path.join(FLAGS.model_dir, f"sample.{kind}") for kind in ("png", "svg")]
     for picture in pictures:

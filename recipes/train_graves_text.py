@@ -17,6 +17,7 @@ import os
 from absl import flags, logging
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from zoo import export, text, training
@@ -65,10 +66,8 @@ def train_and_export():
 
     with training.strategy().scope():
         model = GravesTextModel(len(vocabulary), units=FLAGS.units, num_layers=FLAGS.num_layers)
-        optimizer = training.optimizer()
-        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         model(tf.ones((1, 1), tf.int32))
-        optimizer.build(model.trainable_variables)
+        training.compile_model(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
     training.fit(model, datasets[0], datasets[1], backup_dir)
     bits_per_character = model.evaluate(datasets[2]) / math.log(2)
@@ -77,7 +76,9 @@ def train_and_export():
         return
 
     tokenizer = text.CharacterTokenizer(vocabulary)
-    sample = model.generate(tokenizer(tf.constant([FLAGS.sample_prime])), 200, 1.0, (FLAGS.seed, 0))
+    # Sampled in float32, as exported (the model may have trained in mixed precision).
+    inference = export.portable_copy(model, np.ones((1, 1), np.int32))
+    sample = inference.generate(tokenizer(tf.constant([FLAGS.sample_prime])), 200, 1.0, (FLAGS.seed, 0))
     print("sample:", FLAGS.sample_prime + tokenizer.detokenize(sample)[0].numpy().decode("utf-8"))
 
     model.save(os.path.join(FLAGS.model_dir, "graves_text.keras"))

@@ -59,10 +59,8 @@ def train_and_export():
         model = HierarchicalAttentionNetwork(
             tokenizer.vocabulary_size, len(train.class_names), embedding_dim=FLAGS.embedding_dim,
             gru_units=FLAGS.gru_units, attention_units=FLAGS.attention_units, dropout=FLAGS.dropout)
-        optimizer = training.optimizer()
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         model(tf.ones((1, 1, 1), tf.int32))
-        optimizer.build(model.trainable_variables)
+        training.compile_model(model, "sparse_categorical_crossentropy", metrics=["accuracy"])
 
     training.fit(model, train_ds, test_ds, backup_dir)
     loss, accuracy = model.evaluate(test_ds, return_dict=False)

@@ -2,8 +2,11 @@
 
 import json
 import os
+import zipfile
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import run_recipe
 
@@ -29,6 +32,21 @@ def test_smoke_run_and_resume(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
     assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1", "2"]
+
+
+def test_mixed_precision_and_xla_train_and_export_float32(tmp_path):
+    # The GPU flags run on a CPU too (slowly): float16 compute, XLA train step, float32 export.
+    result = recipe(tmp_path, "--mixed_precision", "--jit_compile", "--epochs=1", "--steps_per_epoch=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "run" / "graves_text.keras", "rb") as f:
+        assert b"mixed_float16" in zipfile.ZipFile(f).read("config.json")
+    interpreter = tf.lite.Interpreter(str(tmp_path / "savedmodels" / "1" / "assets.extra" / "graves_text_step.tflite"))
+    details = interpreter.get_input_details() + interpreter.get_output_details()
+    assert {d["dtype"] for d in details if d["name"] != "serving_default_char_id:0"} == {np.float32}
+    generate = tf.saved_model.load(str(tmp_path / "savedmodels" / "1")).signatures["generate"]
+    out = generate(text=tf.constant(["The "]), length=tf.constant(5), temperature=tf.constant(1.0),
+                   seed=tf.constant(1, tf.int64))
+    assert len(out["text"].numpy()[0].decode("utf-8")) == 5
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -43,9 +43,11 @@ def smoke_run(name, tmp_path, *flags):
     return result
 
 
-@pytest.mark.parametrize("name", ["sutskever", "cho"])  # GNMT's smoke run is the resume test's first run
-def test_smoke_run_exports(name, tmp_path):
-    smoke_run(name, tmp_path)
+# GNMT's smoke run is the resume test's first run; Cho's also trains in mixed precision (evaluated and
+# exported in float32).
+@pytest.mark.parametrize("name, flags", [("sutskever", []), ("cho", ["--mixed_precision"])])
+def test_smoke_run_exports(name, flags, tmp_path):
+    smoke_run(name, tmp_path, *flags)
     assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1"]
 
 

@@ -44,6 +44,10 @@ def define_run_flags(model_dir, export_dir, optimizer="adam", learning_rate=0.00
     flags.DEFINE_bool("tflite", True, "Also convert the model to TFLite beside the export.")
     flags.DEFINE_bool("resume", False, "Continue from the last checkpoint in --model_dir.")
     flags.DEFINE_enum("strategy", "default", distribute.STRATEGIES, "tf.distribute strategy.")
+    flags.DEFINE_bool("mixed_precision", False, "Compute in float16 (bfloat16 with --strategy=tpu), keep the "
+                      "variables in float32: for GPUs and TPUs; slower on a CPU. Exports are float32 either way.")
+    flags.DEFINE_bool("jit_compile", False, "XLA-compile the training step (measured slower on CPU: "
+                      "benchmarks/README.md; on a GPU try it, bucketing then retraces once a bucket).")
     flags.DEFINE_string("tpu", "", "TPU name or address for --strategy=tpu.")
     flags.DEFINE_integer("seed", 1, "Random seed.")
 
@@ -71,6 +75,9 @@ def prepare_run():
     if is_chief():
         os.makedirs(FLAGS.model_dir, exist_ok=True)
     keras.utils.set_random_seed(FLAGS.seed)
+    if FLAGS.mixed_precision:
+        # Keras then wraps the optimizer in a LossScaleOptimizer for float16.
+        keras.config.set_dtype_policy("mixed_bfloat16" if FLAGS.strategy == "tpu" else "mixed_float16")
     return backup_dir
 
 
@@ -114,6 +121,18 @@ def optimizer():
     if FLAGS.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(FLAGS.learning_rate, momentum=0.9, **clip)
     return keras.optimizers.Adam(FLAGS.learning_rate, **clip)
+
+
+def compile_model(model, loss, **kwargs):
+    """`model.compile` with the flags' optimizer and --jit_compile, then builds the model's optimizer.
+
+    Its variables must exist before `fit`: BackupAndRestore restores into
+    them (and with --mixed_precision `model.optimizer` is Keras's loss-scale
+    wrapper, with variables of its own). Call it in the strategy's scope,
+    on a model that has been called once.
+    """
+    model.compile(optimizer=optimizer(), loss=loss, jit_compile=FLAGS.jit_compile, **kwargs)
+    model.optimizer.build(model.trainable_variables)
 
 
 def fit(model, train_ds, validation_ds, backup_dir):

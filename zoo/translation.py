@@ -23,6 +23,7 @@ import os
 from absl import flags, logging
 
 import keras
+import numpy as np
 import sacrebleu
 import tensorflow as tf
 
@@ -101,17 +102,17 @@ def train_and_export(name, build_model):
 
     with training.strategy().scope():
         model = build_model(tokenizer.vocabulary_size)
-        optimizer = training.optimizer()
-        model.compile(optimizer=optimizer,
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
         model((tf.ones((1, 1), tf.int32), tf.ones((1, 1), tf.int32)))
-        optimizer.build(model.trainable_variables)
+        training.compile_model(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
 
     training.fit(model, datasets[0], datasets[1], backup_dir)
-    test_perplexity = perplexity(model, datasets[2])
+    # Evaluated in float32, as exported (the model may have trained in mixed precision).
+    sample = np.ones((1, 1), np.int32)
+    inference = export.portable_copy(model, (sample, sample))
+    test_perplexity = perplexity(inference, datasets[2])
     if not training.is_chief():
         return
-    signatures = export.translation_functions(model, tokenizer, FLAGS.max_length, FLAGS.beam_size, FLAGS.alpha,
+    signatures = export.translation_functions(inference, tokenizer, FLAGS.max_length, FLAGS.beam_size, FLAGS.alpha,
                                               FLAGS.beta)
     count = FLAGS.eval_sentences or len(test)
     hypotheses = translate_all(signatures[export.SERVING_SIGNATURE], test.sources[:count], FLAGS.batch_size)

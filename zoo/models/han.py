@@ -83,7 +83,8 @@ class HierarchicalAttentionNetwork(keras.Model):
             keras.layers.GRU(gru_units, return_sequences=True, use_cudnn=use_cudnn), name="sentence_encoder")
         self.sentence_attention = AdditiveAttention(attention_units, name="sentence_attention")
         self.dropout_layer = keras.layers.Dropout(dropout)
-        self.classifier = keras.layers.Dense(num_classes, activation="softmax", name="classifier")
+        # float32 under mixed precision too: a float16 softmax rounds small probabilities to 0.
+        self.classifier = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="classifier")
 
     def call(self, word_ids, training=False, return_attention=False):
         batch, sentences, words = ops.shape(word_ids)[0], ops.shape(word_ids)[1], ops.shape(word_ids)[2]
