@@ -17,5 +17,10 @@ setup(
         # Corpus BLEU of the translation recipes, the field's standard implementation.
         "sacrebleu==2.6.0",
     ],
-    extras_require={"test": ["pytest>=8,<10"]},
+    extras_require={
+        "test": ["pytest>=8,<10"],
+        # benchmarks/: PyTorch for the training comparison (its CPU build: elsewhere add
+        # --extra-index-url https://download.pytorch.org/whl/cpu, or pip takes a CUDA build).
+        "bench": ["torch==2.13.0"],
+    },
 )
