@@ -29,7 +29,8 @@ flags.DEFINE_bool("quick", False, "Fewer steps, sentences and repeats: every row
 flags.DEFINE_list("sections", list(SECTIONS), f"Which benchmarks to run, of {', '.join(SECTIONS)}.")
 flags.DEFINE_list("models", list(MODELS), f"Which models, of {', '.join(MODELS)}.")
 flags.DEFINE_string("datasets_dir", os.path.join(ROOT, "..", "shared", "datasets"), "Where the real data sets are.")
-flags.DEFINE_string("json", os.path.join(HERE, "results.json"), "Where to write every measurement.")
+flags.DEFINE_string("json", None, "Where to write every measurement (default: benchmarks/results.json, or "
+                    "benchmarks/results-quick.json with --quick, so a quick run keeps the full tables).")
 flags.DEFINE_bool("xla", False, "Training: also time the zoo path with jit_compile=True.")
 flags.DEFINE_list("trained", [], "Serving: MODEL:CONFIG pairs, e.g. gnmt:recipes/configs/gnmt_multi30k.flags, to "
                   "measure the finished run of that recipe config instead of training the demo config.")
@@ -183,9 +184,10 @@ def main(argv):
             if section in FLAGS.sections:
                 results[section] = globals()[f"{section}_section"](models, scratch)
     results["seconds"] = time.perf_counter() - started
-    with open(FLAGS.json, "w") as f:
+    path = FLAGS.json or os.path.join(HERE, "results-quick.json" if FLAGS.quick else "results.json")
+    with open(path, "w") as f:
         json.dump(results, f, indent=2)
-    print(f"\n{time.perf_counter() - started:.0f} s in all; results in {FLAGS.json}")
+    print(f"\n{time.perf_counter() - started:.0f} s in all; results in {path}")
 
 
 if __name__ == "__main__":

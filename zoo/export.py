@@ -148,9 +148,10 @@ def freeze_to_tflite(function, trackable, custom_ops=False, quantize=False):
     """Converts a `tf.function` with a static input signature to TFLite, variables frozen to constants.
 
     `custom_ops` lets tensorflow-text's tokeniser ops through as custom ops.
-    `quantize` applies dynamic-range quantisation: weights stored as int8
-    (about 4× smaller), activations float; the interpreter quantises them on
-    the fly for the large matrix products.
+    `quantize` applies dynamic-range quantisation: weight matrices stored as
+    int8 (a quarter of their float size; the converter leaves those under
+    1,024 entries in float), activations float; the interpreter quantises them
+    on the fly for the large matrix products.
     """
     frozen = convert_to_constants.convert_variables_to_constants_v2(function.get_concrete_function())
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen], trackable)
