@@ -1,7 +1,7 @@
 """Runs the zoo's benchmarks and prints a table for each; writes them all to JSON.
 
     python benchmarks/run.py --quick          # every row, fewer steps: under 10 minutes on 2 cores
-    python benchmarks/run.py                  # the numbers in benchmarks/README.md
+    python benchmarks/run.py --trained=gnmt:recipes/configs/gnmt_multi30k.flags   # benchmarks/README.md's tables
     python benchmarks/run.py --sections=training --models=gnmt,han
 
 Needs the `[bench]` extra (`pip install -e .[bench]`: PyTorch 2.13, CPU
@@ -32,8 +32,9 @@ flags.DEFINE_string("datasets_dir", os.path.join(ROOT, "..", "shared", "datasets
 flags.DEFINE_string("json", None, "Where to write every measurement (default: benchmarks/results.json, or "
                     "benchmarks/results-quick.json with --quick, so a quick run keeps the full tables).")
 flags.DEFINE_bool("xla", False, "Training: also time the zoo path with jit_compile=True.")
-flags.DEFINE_list("trained", [], "Serving: MODEL:CONFIG pairs, e.g. gnmt:recipes/configs/gnmt_multi30k.flags, to "
-                  "measure the finished run of that recipe config instead of training the demo config.")
+flags.DEFINE_list("trained", [], "Decoding and serving: MODEL:CONFIG pairs, e.g. "
+                  "gnmt:recipes/configs/gnmt_multi30k.flags, to measure the finished run of that recipe config "
+                  "instead of training the model's demo config.")
 FLAGS = flags.FLAGS
 
 
@@ -51,7 +52,7 @@ def environment():
 def print_table(title, columns, rows):
     """A Markdown table: `columns` are (header, format function of a row)."""
     cells = [[str(f(r)) for _, f in columns] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (h, _) in enumerate(columns)]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (h, _) in enumerate(columns)]
     print(f"\n### {title}\n")
     print("| " + " | ".join(h.ljust(w) for (h, _), w in zip(columns, widths)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -173,6 +174,14 @@ def main(argv):
     if unknown:
         raise app.UsageError(f"unknown section or model: {', '.join(sorted(unknown))}")
     sys.path.insert(0, HERE)
+    import serving
+    for pair in FLAGS.trained:
+        if ":" not in pair:
+            raise app.UsageError(f"--trained={pair}: expected MODEL:CONFIG")
+        try:
+            serving.finished_run(os.path.join(ROOT, pair.split(":", 1)[1]))
+        except OSError as e:
+            raise app.UsageError(f"--trained={pair}: {e}")
     import torch
     torch.set_num_threads(os.cpu_count())  # TensorFlow uses every core too
     results = {"environment": environment(), "quick": FLAGS.quick}
