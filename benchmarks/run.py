@@ -62,6 +62,7 @@ def print_table(title, columns, rows):
 
 
 def training_section(models, scratch):
+    import serving
     import training
     import workloads
 
@@ -72,7 +73,7 @@ def training_section(models, scratch):
                     FLAGS.datasets_dir, scratch, 400 if FLAGS.quick else 2000)}
     rows = []
     for name in models:
-        if name in TRANSLATION_MODELS:
+        if name in serving.TRANSLATION_MODELS:
             workload = getattr(workloads, name)(_translation_data(scratch))
         else:
             workload = builders[name]()
@@ -103,7 +104,6 @@ def _translation_data(scratch):
 
 
 _TRANSLATION = None
-TRANSLATION_MODELS = ("sutskever", "cho", "gnmt")
 
 
 _RUNS = {}
@@ -126,7 +126,7 @@ def decoding_section(models, scratch):
 
     rows = []
     for name in models:
-        if name in TRANSLATION_MODELS:
+        if name in serving.TRANSLATION_MODELS:
             print(f"decoding: {name} ...", flush=True)
             flags = trained_run(name, scratch)
             test, tokenizer, model, _ = serving.translation_run(name, flags)

@@ -46,8 +46,8 @@ def define_run_flags(model_dir, export_dir, optimizer="adam", learning_rate=0.00
     flags.DEFINE_enum("strategy", "default", distribute.STRATEGIES, "tf.distribute strategy.")
     flags.DEFINE_bool("mixed_precision", False, "Compute in float16 (bfloat16 with --strategy=tpu), keep the "
                       "variables in float32: for GPUs and TPUs; slower on a CPU. Exports are float32 either way.")
-    flags.DEFINE_bool("jit_compile", False, "XLA-compile the training step (measured slower on CPU: "
-                      "benchmarks/README.md; on a GPU try it, bucketing then retraces once a bucket).")
+    flags.DEFINE_bool("jit_compile", False, "XLA-compile the training step: measured slower on CPU "
+                      "(benchmarks/README.md), worth a try on a GPU; each new batch shape compiles again.")
     flags.DEFINE_string("tpu", "", "TPU name or address for --strategy=tpu.")
     flags.DEFINE_integer("seed", 1, "Random seed.")
 
