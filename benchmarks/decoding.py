@@ -19,7 +19,8 @@ import tensorflow as tf
 
 from zoo import export
 
-def _median_seconds(function, repeats):
+def median_seconds(function, repeats):
+    """Median wall time of `repeats` calls of `function`, after one warm-up call."""
     function()  # warm-up: loads, traces, allocates
     times = []
     for _ in range(repeats):
@@ -58,8 +59,8 @@ def measure(name, model, tokenizer, flags, export_dir, sources, repeats):
             graph_out, eager_out = served[signature](text=text), _eager(eager[signature])(text)
             same = float(np.mean(graph_out["translation"].numpy() == eager_out["translation"].numpy()))
             score_gap = float(np.max(np.abs(graph_out["score"].numpy() - eager_out["score"].numpy())))
-            graph_s = _median_seconds(lambda: served[signature](text=text), repeats)
-            eager_s = _median_seconds(lambda: _eager(eager[signature])(text), max(1, repeats // 3))
+            graph_s = median_seconds(lambda: served[signature](text=text), repeats)
+            eager_s = median_seconds(lambda: _eager(eager[signature])(text), max(1, repeats // 3))
             rows.append({"model": name, "parameters": model.count_params(), "decoder": decoder, "batch": batch,
                          "max_length": max_length,
                          "savedmodel_ms": 1000 * graph_s, "eager_ms": 1000 * eager_s, "speedup": eager_s / graph_s,

@@ -19,7 +19,6 @@ is one step, so its latency is that of the device's loop over 100 steps
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -30,9 +29,10 @@ import sacrebleu
 import tensorflow as tf
 
 from zoo import export, models, text
-from zoo.data import documents, handwriting, text_corpus
-from zoo.data import parallel
+from zoo.data import documents, handwriting, parallel, text_corpus
 from zoo.layers.mdn import mixture_negative_log_likelihood
+
+from decoding import median_seconds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRANSLATION_MODELS = ("sutskever", "cho", "gnmt")
@@ -89,13 +89,7 @@ def finished_run(config):
 
 
 def _median_ms(function, repeats):
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return 1000 * median_seconds(function, repeats)
 
 
 def _directory_bytes(path, skip=export.EXTRA_DIR):
