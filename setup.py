@@ -18,9 +18,10 @@ setup(
         "sacrebleu==2.6.0",
     ],
     extras_require={
-        "test": ["pytest>=8,<10"],
+        # LiteRT runs the .tflite files in tests, as on a device (tf.lite.Interpreter is deprecated in TF 2.21).
+        "test": ["pytest>=8,<10", "ai-edge-litert==2.3.0"],
         # benchmarks/: PyTorch for the training comparison (its CPU build: elsewhere add
         # --extra-index-url https://download.pytorch.org/whl/cpu, or pip takes a CUDA build).
-        "bench": ["torch==2.13.0"],
+        "bench": ["torch==2.13.0", "ai-edge-litert==2.3.0"],
     },
 )
