@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from zoo.data import DataError
-from zoo.data import handwriting
+from zoo.data import demo, handwriting
 
 LINE_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
 <WhiteboardCaptureSession>
@@ -127,7 +127,7 @@ def test_whole_line_batches_hold_each_line_once():
 
 
 def test_demo_strokes_read_back_and_split(tmp_path):
-    handwriting.write_demo_strokes(str(tmp_path))
+    demo.write_demo_strokes(str(tmp_path))
     lines = handwriting.read_iam_ondb(str(tmp_path))
     train, valid, test = handwriting.split_by_form(lines)
     assert len(lines) == 120 and len(train) == 100 and len(valid) == len(test) == 10  # 24 forms of 5 lines

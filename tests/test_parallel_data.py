@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from zoo import text
-from zoo.data import DataError, parallel
+from zoo.data import DataError, demo, parallel
 
 WORDS = ["one", "two", "three", "four", "five", "six"]
 TOKENIZER = text.SubwordTokenizer(list(text.SUBWORD_RESERVED) + WORDS)  # "one" = 4, ..., "six" = 9
@@ -180,7 +180,7 @@ def test_demo_is_deterministic_and_follows_its_rule(tmp_path):
     assert (len(train), len(valid), len(test)) == (12000, 300, 300)
     again = parallel.read_parallel("demo", str(tmp_path / "b"), source_language="xx")
     assert as_tuples(again) == as_tuples((train, valid, test))
-    lexicon = parallel.demo_lexicon()
+    lexicon = demo.demo_lexicon()
     assert len(lexicon) == len(set(lexicon.values())) == 20 and not set(lexicon) & set(lexicon.values())
     for split in (train, valid, test):
         for source, target in zip(split.sources, split.targets):

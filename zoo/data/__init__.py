@@ -2,10 +2,10 @@
 
 from zoo.data.documents import (
     DATASETS,
-    DataError,
     Documents,
     document_dataset,
     load_documents,
 )
+from zoo.data.files import DataError
 
 __all__ = ["DATASETS", "DataError", "Documents", "document_dataset", "load_documents"]

@@ -21,14 +21,10 @@ import re
 import sys
 import tarfile
 
-import keras
 import tensorflow as tf
 
-from zoo.data import demo
-
-
-class DataError(Exception):
-    """A data set is missing or malformed; the message names the file."""
+from zoo.data import demo, files
+from zoo.data.files import DataError
 
 
 @dataclasses.dataclass
@@ -78,14 +74,6 @@ def load_documents(name, data_dir, download=False):
     return reader(archive)
 
 
-def _fetch(filename, url, data_dir, extract=False):
-    os.makedirs(data_dir, exist_ok=True)
-    try:
-        return keras.utils.get_file(filename, url, cache_dir=data_dir, cache_subdir="", extract=extract)
-    except Exception as e:  # get_file raises bare Exceptions for network errors
-        raise DataError(f"could not download {url} into {data_dir}: {e}") from e
-
-
 def _find_zhang_folder(name, data_dir, download):
     """The folder of a Zhang et al. set's CSVs: as the tarball unpacks, as keras.utils.get_file
     unpacks it (`<name>_csv_extracted/<name>_csv`), or `data_dir` itself."""
@@ -97,7 +85,7 @@ def _find_zhang_folder(name, data_dir, download):
     url = _ZHANG_URL.format(name=name)
     if not download:
         raise DataError(f"no {name}_csv/train.csv in {data_dir}; pass --download to fetch {url}")
-    return os.path.join(_fetch(f"{name}_csv.tgz", url, data_dir, extract=True), f"{name}_csv")
+    return os.path.join(files.download(f"{name}_csv.tgz", url, data_dir, extract=True), f"{name}_csv")
 
 
 def _find_archive(name, data_dir, download):
@@ -108,7 +96,7 @@ def _find_archive(name, data_dir, download):
         if os.path.exists(path):
             return path
     if download:
-        return _fetch(filename, url, data_dir)
+        return files.download(filename, url, data_dir)
     raise DataError(f"no {' or '.join(candidates)} in {data_dir}; pass --download to fetch {url}")
 
 

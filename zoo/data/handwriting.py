@@ -12,24 +12,23 @@ The IAM's own train/test lists are a separate download; `split_by_form`
 splits deterministically by form (every line of a form, one writer's page,
 lands in the same split), so no writer's page is in two splits.
 
-`write_demo_strokes` writes a small generated set in the same XML layout,
-so the offline demo goes through the same reader.
+`demo.write_demo_strokes` writes a small generated set in the same XML
+layout, so the offline demo goes through the same reader.
 """
 
 import dataclasses
 import math
 import os
-import random
 import tarfile
 import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 import tensorflow as tf
 
-from zoo.data.documents import DataError
+from zoo.data.demo import IAM_ONDB_TREE
+from zoo.data.files import DataError
 
 ARCHIVE = "lineStrokes-all.tar.gz"
-TREE = "lineStrokes"
 # (Δx, Δy, end of stroke) of the point before a line's first one: the pen is up.
 START = (0.0, 0.0, 1.0)
 
@@ -56,14 +55,14 @@ def read_iam_ondb(data_dir, max_lines=0):
     folder. `max_lines` > 0 keeps the first that many lines (by name), for
     quick runs.
     """
-    archive, tree = os.path.join(data_dir, ARCHIVE), os.path.join(data_dir, TREE)
+    archive, tree = os.path.join(data_dir, ARCHIVE), os.path.join(data_dir, IAM_ONDB_TREE)
     if os.path.isdir(tree):
         files = sorted(os.path.join(root, name) for root, _, names in os.walk(tree)
                        for name in names if name.endswith(".xml"))
         members = ((path, lambda path=path: open(path, "rb")) for path in files[: max_lines or None])
         return _parse_lines(members, tree)
     if not os.path.exists(archive):
-        raise DataError(f"no {ARCHIVE} or {TREE}/ in {data_dir} (IAM-OnDB is handed out by the IAM after "
+        raise DataError(f"no {ARCHIVE} or {IAM_ONDB_TREE}/ in {data_dir} (IAM-OnDB is handed out by the IAM after "
                         "registration: fki.tic.heia-fr.ch/databases/iam-on-line-handwriting-database)")
     try:
         with tarfile.open(archive) as tar:
@@ -191,39 +190,3 @@ def whole_line_batches(handwriting, batch_size):
     for start in range(0, len(lines), batch_size):
         batch = lines[start: start + batch_size]
         yield next_point_windows(Handwriting([None] * len(batch), batch), len(batch[-1]))
-
-
-def write_demo_strokes(folder, lines=120, seed=2013):
-    """Writes generated handwriting as IAM-OnDB XML under `folder/lineStrokes/`.
-
-    Each line is a few "words" of cursive loops (prolate cycloids of random
-    size and loop count) with a pen lift between words: a learnable stroke
-    structure, like real handwriting but simple enough for a minute of
-    training. 24 forms of 5 lines, so `split_by_form` holds out whole forms.
-    """
-    rng = random.Random(seed)
-    for index in range(lines):
-        form = f"d01-{index // 5:03d}"
-        path = os.path.join(folder, TREE, "d01", form, f"{form}x-{index % 5 + 1:02d}.xml")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        x, y, strokes = 500.0, 1000.0, []
-        for _ in range(rng.randint(3, 5)):
-            loops, size = rng.randint(2, 5), rng.uniform(30.0, 50.0)
-            stroke = []
-            for step in range(loops * 12 + 1):
-                angle = 2 * math.pi * step / 12
-                stroke.append((round(x + size * (angle - 1.6 * math.sin(angle)) / 2 + rng.gauss(0, 1)),
-                               round(y - size * (1 - math.cos(angle)) + rng.gauss(0, 1))))
-            strokes.append(stroke)
-            x = stroke[-1][0] + rng.uniform(60.0, 100.0)
-        _write_line_xml(path, strokes)
-
-
-def _write_line_xml(path, strokes):
-    root = ElementTree.Element("WhiteboardCaptureSession")
-    stroke_set = ElementTree.SubElement(root, "StrokeSet")
-    for stroke in strokes:
-        element = ElementTree.SubElement(stroke_set, "Stroke", colour="black")
-        for x, y in stroke:
-            ElementTree.SubElement(element, "Point", x=str(x), y=str(y))
-    ElementTree.ElementTree(root).write(path, encoding="ISO-8859-1", xml_declaration=True)

@@ -11,7 +11,7 @@ its published format:
 - `tatoeba`: the ManyThings/Tatoeba Anki pairs, `<lang>-eng.zip` (e.g.
   `spa-eng.zip` holding `spa-eng/spa.txt`, or the `.txt` itself): lines
   `English<TAB>Other[<TAB>attribution]`, no published split (see `read_tatoeba`);
-- `demo`: a generated task written in the `files` format (see `write_demo_parallel`).
+- `demo`: a generated task written in the `files` format (see `demo.write_demo_parallel`).
 
 Line i of a source file is translated by line i of its target file. Pairs with
 an empty (or white space only) side are skipped and counted in
@@ -22,16 +22,16 @@ one-line message naming the file (and line).
 import dataclasses
 import gzip
 import os
-import random
 import zipfile
 import zlib
 
 import tensorflow as tf
 
-from zoo.data.documents import DataError, _fetch
+from zoo.data import demo, files
+from zoo.data.demo import DEMO_LANGUAGES, PARALLEL_SPLITS
+from zoo.data.files import DataError
 
 PARALLEL_SETS = ("demo", "multi30k", "files", "tatoeba")
-_SPLITS = ("train", "valid", "test")
 _MULTI30K_URL = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw/"
 _MULTI30K_SPLITS = ("train", "val", "test_2016_flickr")
 # ManyThings names its files by ISO 639-3 code; the TF tutorial's spa-eng.zip is the one direct download.
@@ -41,7 +41,6 @@ _TATOEBA_CODES = {
     "zh": "cmn",
 }
 _TATOEBA_URLS = {"spa": "https://storage.googleapis.com/download.tensorflow.org/data/spa-eng.zip"}
-DEMO_LANGUAGES = ("src", "tgt")
 
 
 @dataclasses.dataclass
@@ -68,8 +67,8 @@ def read_parallel(name, data_dir, source_language="en", target_language="de", do
         raise DataError(f"unknown parallel set {name!r}; known: {', '.join(PARALLEL_SETS)}")
     if name == "demo":
         if not all(os.path.exists(os.path.join(data_dir, f"{split}.{language}"))
-                   for split in _SPLITS for language in DEMO_LANGUAGES):
-            write_demo_parallel(data_dir)
+                   for split in PARALLEL_SPLITS for language in DEMO_LANGUAGES):
+            demo.write_demo_parallel(data_dir)
         return read_files(data_dir, *DEMO_LANGUAGES)
     if name == "files":
         return read_files(data_dir, source_language, target_language)
@@ -89,14 +88,14 @@ def _multi30k_file(data_dir, split, language, download):
     url = _MULTI30K_URL + name
     if not download:
         raise DataError(f"no {name} (or {name[: -len('.gz')]}) in {data_dir}; pass --download to fetch {url}")
-    return _fetch(name, url, data_dir)
+    return files.download(name, url, data_dir)
 
 
 def read_files(data_dir, source_language, target_language):
     """Reads `{train,valid,test}.<language>` (each plain or `.gz`) from `data_dir`."""
     return tuple(_read_pairs(*(_plain_or_gz(os.path.join(data_dir, f"{split}.{language}"))
                                for language in (source_language, target_language)))
-                 for split in _SPLITS)
+                 for split in PARALLEL_SPLITS)
 
 
 def _plain_or_gz(path):
@@ -173,8 +172,8 @@ def read_tatoeba(data_dir, source_language="en", target_language="es", download=
                         f"got {source_language!r}, {target_language!r}")
     path = _tatoeba_file(data_dir, _TATOEBA_CODES.get(other, other), download)
     where, lines = _tatoeba_lines(path)
-    splits = [([], []) for _ in _SPLITS]
-    skipped = [0] * len(_SPLITS)
+    splits = [([], []) for _ in PARALLEL_SPLITS]
+    skipped = [0] * len(PARALLEL_SPLITS)
     for number, line in enumerate(lines, 1):
         fields = line.split("\t")
         if len(fields) < 2:
@@ -214,7 +213,7 @@ def _tatoeba_file(data_dir, code, download):
         raise DataError(f"{missing}; download {code}-eng.zip from https://www.manythings.org/anki/")
     if not download:
         raise DataError(f"{missing}; pass --download to fetch {url}")
-    return _fetch(candidates[0], url, data_dir)
+    return files.download(candidates[0], url, data_dir)
 
 
 def _tatoeba_lines(path):
@@ -239,49 +238,6 @@ def _tatoeba_lines(path):
     if lines[-1] == "":  # the newline that ends the last line
         lines.pop()
     return where, [line.rstrip("\r") for line in lines]
-
-
-def demo_lexicon(seed=2014):
-    """The demo's word translation: 20 source pseudo-words → 20 target pseudo-words (disjoint sets)."""
-    rng = random.Random(seed)
-
-    def words(syllables):
-        return rng.sample(sorted(a + b for a in syllables for b in syllables), 20)
-
-    sources = words(("ba", "ko", "ri", "tu", "me", "sa", "lo", "ni"))
-    targets = words(("zu", "xe", "qa", "vo", "wi", "ju", "ge", "fy"))
-    return dict(zip(sources, targets))
-
-
-def write_demo_parallel(folder, num_train=12000, num_valid=300, num_test=300, seed=2014):
-    """Writes the demo translation task as `{train,valid,test}.{src,tgt}` into `folder`.
-
-    A source is 3-8 words drawn from `demo_lexicon()`'s 20 source words; its
-    target is the sentence reversed, each word replaced by its lexicon entry.
-    A small encoder-decoder learns it to near-perfect exact match in a minute
-    or two on a CPU. No sentence occurs twice across the splits; the set is a
-    pure function of the arguments. Files are written atomically.
-    """
-    rng = random.Random(seed)
-    lexicon = demo_lexicon()
-    vocabulary = sorted(lexicon)
-    seen = set()
-    os.makedirs(folder, exist_ok=True)
-    for split, count in zip(_SPLITS, (num_train, num_valid, num_test)):
-        sentences = []
-        while len(sentences) < count:
-            words = tuple(rng.choice(vocabulary) for _ in range(rng.randint(3, 8)))
-            if words not in seen:
-                seen.add(words)
-                sentences.append(words)
-        for language, lines in zip(DEMO_LANGUAGES, (
-                [" ".join(words) for words in sentences],
-                [" ".join(lexicon[word] for word in reversed(words)) for words in sentences])):
-            path = os.path.join(folder, f"{split}.{language}")
-            temporary = f"{path}.{os.getpid()}.tmp"  # two recipes started together write the same files
-            with open(temporary, "w", encoding="utf-8") as f:
-                f.write("".join(line + "\n" for line in lines))
-            os.replace(temporary, path)
 
 
 def translation_dataset(pairs, tokenizer, batch_size, max_length, shuffle=False, seed=None, bucket_boundaries=None):

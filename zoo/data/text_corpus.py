@@ -8,18 +8,17 @@ published format:
 - `text8`: Mahoney's `text8.zip` (or `text8`), split 90M/5M/5M characters,
   the usual split;
 - `plain`: any `train.txt`, `valid.txt`, `test.txt`;
-- `demo`: generated text with a learnable structure, written as `plain`.
+- `demo`: generated text with a learnable structure, written as `plain`
+  (see `demo.write_demo_corpus`).
 """
 
 import os
-import random
 import zipfile
 
-import keras
-import numpy as np
 import tensorflow as tf
 
-from zoo.data.documents import DataError
+from zoo.data import demo, files
+from zoo.data.files import DataError
 
 CORPORA = ("demo", "plain", "ptb_char", "tinyshakespeare", "text8")
 _URLS = {
@@ -35,7 +34,7 @@ def read_corpus(name, data_dir, download=False):
         raise DataError(f"unknown corpus {name!r}; known: {', '.join(CORPORA)}")
     if name == "demo":
         if not os.path.exists(os.path.join(data_dir, "train.txt")):
-            write_demo_corpus(data_dir)
+            demo.write_demo_corpus(data_dir)
         name = "plain"
     if name == "plain":
         return tuple(_read(os.path.join(data_dir, f"{split}.txt")) for split in ("train", "valid", "test"))
@@ -49,10 +48,7 @@ def read_corpus(name, data_dir, download=False):
     if not os.path.exists(path):
         if not download:
             raise DataError(f"no {filename} in {data_dir}; pass --download to fetch {url}")
-        try:
-            path = keras.utils.get_file(filename, url, cache_dir=data_dir, cache_subdir="")
-        except Exception as e:  # get_file raises bare Exceptions for network errors
-            raise DataError(f"could not download {url} into {data_dir}: {e}") from e
+        path = files.download(filename, url, data_dir)
     if name == "text8":
         text = _read_text8(path)
         return text[:90_000_000], text[90_000_000:95_000_000], text[95_000_000:]
@@ -84,35 +80,6 @@ def _read_text8(path):
         return _read(path)
     except (zipfile.BadZipFile, KeyError) as e:
         raise DataError(f"{path}: not the text8 archive: {e}") from e
-
-
-def write_demo_corpus(folder, characters=60_000, seed=2013):
-    """Writes `train.txt`, `valid.txt`, `test.txt` of sentences from a small grammar.
-
-    The structure (words, agreement, punctuation) is learnable by a small LSTM
-    in a minute: test BPC falls well below the ~4.5 bits of the character
-    frequencies alone.
-    """
-    rng = random.Random(seed)
-    subjects = ["the cat", "a dog", "my friend", "the old man", "her sister", "our teacher"]
-    verbs = ["sees", "likes", "finds", "calls", "paints", "follows"]
-    objects = ["the moon", "a red ball", "the river", "some bread", "a small bird", "the garden"]
-    endings = [".", ".", "!", "?"]
-    os.makedirs(folder, exist_ok=True)
-    for split, size in (("train", characters), ("valid", characters // 10), ("test", characters // 10)):
-        lines, total = [], 0
-        while total < size:
-            line = f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(objects)}{rng.choice(endings)}"
-            lines.append(line.capitalize())
-            total += len(line) + 1
-        with open(os.path.join(folder, f"{split}.txt"), "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
-
-
-def encode(text, vocabulary):
-    """Text → int32 ids of `vocabulary` (unknown characters → 1, `[UNK]`)."""
-    index = {c: i for i, c in enumerate(vocabulary) if i >= 2}
-    return np.fromiter((index.get(c, 1) for c in text), dtype=np.int32, count=len(text))
 
 
 def window_dataset(ids, sequence_length, batch_size, shuffle=False, seed=None):
