@@ -18,8 +18,9 @@ class AdditiveAttention(keras.layers.Layer):
     for Document Classification", eqs. (5)-(7) and (8)-(10): v is the trained
     context vector u_w ("what is the informative word"). With a query it is
     the additive attention of Bahdanau et al. 2015 that GNMT uses (Wu et al.
-    2016, §3: s_t = AttentionFunction(y_{i-1}, x_t), "W1 x + W2 y + b" inside
-    the tanh): the decoder's state asks which source words matter now.
+    2016, §3: s_t = AttentionFunction(y_{i-1}, x_t), a feed-forward network
+    with one hidden layer; here tanh(W x_t + W_q y_{i-1} + b) scored by v):
+    the decoder's state asks which source words matter now.
 
     Masked steps get a_t = 0 exactly, and a sequence with every step masked
     gets all-zero weights and a zero context (not NaN), so padded sentences
@@ -41,6 +42,23 @@ class AdditiveAttention(keras.layers.Layer):
     Returns:
         `(context, weights)`: `[batch, features]` and `[batch, time]`, with a
         `queries` axis after `batch` when the query has one.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from zoo.layers import AdditiveAttention
+    >>> h = np.random.default_rng(0).random((2, 5, 8), "float32")
+    >>> mask = np.array([[True] * 5, [True, True, True, False, False]])
+    >>> context, weights = AdditiveAttention(16)(h, mask=mask)
+    >>> tuple(context.shape), tuple(weights.shape)
+    ((2, 8), (2, 5))
+    >>> np.round(np.sum(weights, axis=-1), 3).tolist()  # a distribution over the real steps
+    [1.0, 1.0]
+    >>> np.asarray(weights)[1, 3:].tolist()  # masked steps get exactly 0
+    [0.0, 0.0]
+    >>> context, weights = AdditiveAttention(16)(h, query=np.ones((2, 4, 6), "float32"), mask=mask)
+    >>> tuple(context.shape), tuple(weights.shape)  # one attention per query
+    ((2, 4, 8), (2, 4, 5))
     """
 
     def __init__(self, units, **kwargs):

@@ -14,9 +14,30 @@ class Maxout(keras.layers.Layer):
         s'_t = W x_t + b            (units · pool_size numbers)
         s_t,i = max(s'_t,2i-1, s'_t,2i)
 
+    With `pool_size` k, unit i takes the max of the k consecutive pieces
+    s'_t,k(i-1)+1 .. s'_t,ki.
+
     Args:
         units: number of maxout units (outputs).
-        pool_size: inputs each unit takes the max of.
+        pool_size: number of linear pieces each unit takes the max of (k).
+
+    Call arguments:
+        inputs: float tensor `[..., features]` (x_t).
+
+    Returns:
+        `[..., units]`: s_t.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from zoo.layers import Maxout
+    >>> maxout = Maxout(units=4, pool_size=2)
+    >>> x = np.random.default_rng(0).random((3, 7, 10), "float32")
+    >>> tuple(maxout(x).shape)
+    (3, 7, 4)
+    >>> pieces = np.asarray(maxout.linear(x)).reshape(3, 7, 4, 2)  # s' = W x + b, in pools of 2
+    >>> bool(np.array_equal(maxout(x), pieces.max(axis=-1)))
+    True
     """
 
     def __init__(self, units, pool_size=2, **kwargs):

@@ -29,11 +29,25 @@ class SkipStackedRNN(keras.layers.Layer):
         mask: optional boolean `[batch, time]`.
         initial_states: optional list of N `[h, c]` pairs, e.g. the states a
             previous call returned, to go on from where it stopped (sampling).
+        training: passed to the LSTMs.
 
     Returns:
         `(outputs, states)`: outputs `[batch, time, N * units]`, the layers'
         hidden sequences side by side; states, N `[h, c]` pairs after the
         last step.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from zoo.layers import SkipStackedRNN
+    >>> rnn = SkipStackedRNN(units=8, num_layers=3)
+    >>> x = np.random.default_rng(0).random((2, 7, 4), "float32")
+    >>> outputs, states = rnn(x[:, :5])
+    >>> tuple(outputs.shape), len(states), tuple(states[0][0].shape)  # N * units; N [h, c] pairs
+    ((2, 5, 24), 3, (2, 8))
+    >>> more, _ = rnn(x[:, 5:], initial_states=states)  # goes on from step 5
+    >>> bool(np.allclose(more, rnn(x)[0][:, 5:], atol=1e-6))
+    True
     """
 
     def __init__(self, units, num_layers, use_cudnn="auto", **kwargs):
