@@ -4,10 +4,12 @@ Each model is trained by its recipe (a subprocess, as a user runs it) on its
 demo config, or taken from a finished run named by `--trained`; its export's
 SavedModel and `.tflite` are then measured, and the Keras model is converted
 once more with dynamic-range quantisation (`zoo.export.*_to_tflite(...,
-quantize=True)`). Accuracy is each form's own on the run's test split:
-accuracy (HAN), bits per character (Graves text), nats per point (Graves
-handwriting), BLEU of greedy decoding (translation: the TFLite graph is
-greedy, so the SavedModel's `greedy` signature is its reference).
+quantize=True)`). The `.tflite` files run in LiteRT
+(`ai_edge_litert.interpreter`, the runtime a device uses; TensorFlow's
+`tf.lite.Interpreter` is deprecated). Accuracy is each form's own on the
+run's test split: accuracy (HAN), bits per character (Graves text), nats per
+point (Graves handwriting), BLEU of greedy decoding (translation: the TFLite
+graph is greedy, so the SavedModel's `greedy` signature is its reference).
 
 What each latency covers: the SavedModel takes raw text (HAN, translation)
 or generates (Graves) in one call; the HAN `.tflite` takes word ids (the
@@ -27,6 +29,7 @@ import keras
 import numpy as np
 import sacrebleu
 import tensorflow as tf
+from ai_edge_litert import interpreter as litert
 
 from zoo import export, models, text
 from zoo.data import documents, handwriting, parallel, text_corpus
@@ -98,16 +101,15 @@ def _directory_bytes(path, skip=export.EXTRA_DIR):
 
 
 class TFLite:
-    """One interpreter, inputs by name, outputs in the converter's order."""
+    """One LiteRT interpreter (as on a device), inputs by name, outputs in the converter's order."""
 
     def __init__(self, content, custom_ops=False):
-        if custom_ops:
+        if custom_ops:  # the translation graph's tokeniser is tensorflow-text's TFLite custom op
             import tensorflow_text
-            from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
-            self.interpreter = InterpreterWithCustomOps(
+            self.interpreter = litert.InterpreterWithCustomOps(
                 custom_op_registerers=tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS, model_content=content)
         else:
-            self.interpreter = tf.lite.Interpreter(model_content=content)
+            self.interpreter = litert.Interpreter(model_content=content)
         self.interpreter.allocate_tensors()
         self.inputs = {export.tflite_input_name(d): d for d in self.interpreter.get_input_details()}
         self.outputs = sorted(self.interpreter.get_output_details(), key=export.tflite_output_position)
@@ -150,9 +152,10 @@ def han(flags, quick):
     serve = tf.saved_model.load(path).signatures[export.SERVING_SIGNATURE]
     predicted = np.argmax(serve(text=tf.constant(texts))["probabilities"].numpy(), -1)
     model = _keras_model(flags, "han.keras")
-    vocabulary = text.read_vocabulary(os.path.join(flags["model_dir"], "vocab.txt"))
     sentences, words = int(flags["max_sentences"]), int(flags["max_words"])
-    ids = text.DocumentTokenizer(vocabulary, sentences, words, pad_to_max=True)(tf.constant(texts)).numpy()
+    tokenizer = text.DocumentTokenizer.load(flags["model_dir"], max_sentences=sentences, max_words=words,
+                                            pad_to_max=True)
+    ids = tokenizer(tf.constant(texts)).numpy()
     forms = {}
     for form, content in (("float", _extra(path, "han.tflite")),
                           ("quantised", export.han_to_tflite(model, sentences, words, quantize=True))):
@@ -188,10 +191,8 @@ def _run_steps(lite, input_name, inputs, states=None):
 def graves_text(flags, quick):
     _, _, test = text_corpus.read_corpus(flags["corpus"], flags["data_dir"])
     model = _keras_model(flags, "graves_text.keras")
-    with open(os.path.join(flags["model_dir"], "characters.json"), encoding="utf-8") as f:
-        vocabulary = json.load(f)
     count = 1000 if quick else 10000
-    ids = text_corpus.encode(test[: count + 1], vocabulary)
+    ids = text.CharacterTokenizer.load(flags["model_dir"]).encode(test[: count + 1])
     inputs, targets = ids[:-1], ids[1:]
 
     def bits(logits):
@@ -264,8 +265,7 @@ def translation_run(name, flags):
     """(test pairs, tokenizer, Keras model, export path) of a trained translation run."""
     _, _, test = parallel.read_parallel(flags["dataset"], flags["data_dir"], flags.get("source_language", "en"),
                                         flags.get("target_language", "de"))
-    tokenizer = text.SubwordTokenizer(text.read_vocabulary(os.path.join(flags["model_dir"], "vocab.txt")),
-                                      lower_case=_lower_case(flags))
+    tokenizer = text.SubwordTokenizer.load(flags["model_dir"], lower_case=_lower_case(flags))
     path = _export_path(flags)
     return test, tokenizer, _keras_model(flags, f"{name}.keras"), path
 

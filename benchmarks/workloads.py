@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import text
-from zoo.data import documents, handwriting, parallel, text_corpus
+from zoo.data import demo, documents, handwriting, parallel, text_corpus
 from zoo.layers.mdn import MixtureDensityLoss
 from zoo.models import (ChoEncoderDecoder, GNMT, GravesHandwritingModel, GravesTextModel,
                         HierarchicalAttentionNetwork, SutskeverSeq2Seq)
@@ -98,7 +98,7 @@ def graves_text(datasets_dir, scratch):
         data = "generated demo text"
     units, layers, length = 256, 2, 100
     vocabulary = text.build_character_vocabulary(train)
-    ids = text_corpus.encode(train, vocabulary)
+    ids = text.CharacterTokenizer(vocabulary).encode(train)
     windows = len(ids) // (length + 1)
     rows = ids[: windows * (length + 1)].reshape(windows, length + 1)
     x, y = rows[:, :-1], rows[:, 1:]
@@ -121,7 +121,7 @@ def graves_handwriting(datasets_dir, scratch, max_lines):
         data = f"IAM-OnDB, first {len(lines):,} lines"
     else:
         folder = os.path.join(scratch, "handwriting_demo")
-        handwriting.write_demo_strokes(folder)
+        demo.write_demo_strokes(folder)
         lines = handwriting.read_iam_ondb(folder)
         data = "generated demo strokes"
     units, layers, components, length = 256, 3, 20, 300

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import export, strokes, training
-from zoo.data import handwriting
+from zoo.data import demo, handwriting
 from zoo.layers.mdn import MixtureDensityLoss
 from zoo.models import GravesHandwritingModel
 
@@ -43,8 +43,8 @@ training.define_run_flags("runs/graves_handwriting", "savedmodels/graves_handwri
 
 
 def read_lines():
-    if FLAGS.dataset == "demo" and not os.path.isdir(os.path.join(FLAGS.data_dir, handwriting.TREE)):
-        handwriting.write_demo_strokes(FLAGS.data_dir)
+    if FLAGS.dataset == "demo" and not os.path.isdir(os.path.join(FLAGS.data_dir, demo.IAM_ONDB_TREE)):
+        demo.write_demo_strokes(FLAGS.data_dir)
     return handwriting.split_by_form(handwriting.read_iam_ondb(FLAGS.data_dir, FLAGS.max_lines))
 
 
@@ -72,7 +72,7 @@ def train_and_export():
 
     with training.strategy().scope():
         model = GravesHandwritingModel(FLAGS.units, FLAGS.num_layers, FLAGS.num_components)
-        model(tf.zeros((1, 1, 3)))
+        model(model.example_input())
         # Mean over real points: padding has weight 0 and does not dilute the loss.
         training.compile_model(model, MixtureDensityLoss(FLAGS.num_components, reduction="mean_with_sample_weight"))
 
@@ -80,7 +80,7 @@ def train_and_export():
     if not training.is_chief():
         return
     # Evaluated and sampled in float32, as exported (the model may have trained in mixed precision).
-    inference = export.portable_copy(model, np.zeros((1, 1, 3), np.float32))
+    inference = export.portable_copy(model)
     per_line, per_point = test_negative_log_likelihood(inference, test)
     print(f"test NLL: {per_line:.1f} nats per line, {per_point:.4f} per point  ({len(test)} lines)")
 

@@ -17,7 +17,6 @@ import os
 from absl import flags, logging
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from zoo import export, text, training
@@ -37,36 +36,25 @@ training.define_run_flags("runs/graves_text", "savedmodels/graves_text", optimiz
                           batch_size=32)
 
 
-def write_characters(vocabulary, path):
-    # JSON, not a line a character: "\n" is one of them.
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(vocabulary, f, ensure_ascii=False)
-
-
-def read_characters(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def vocabulary_for(train):
+def tokenizer_for(train):
     """The run's characters: from the training split, or the saved ones when resuming."""
-    return training.run_vocabulary("characters.json", lambda: text.build_character_vocabulary(train),
-                                   write_characters, read_characters)
+    return training.run_tokenizer(text.CharacterTokenizer, lambda: text.build_character_vocabulary(train))
 
 
 def train_and_export():
     backup_dir = training.prepare_run()
     train, valid, test = text_corpus.read_corpus(FLAGS.corpus, FLAGS.data_dir, FLAGS.download)
-    vocabulary = vocabulary_for(train)
+    tokenizer = tokenizer_for(train)
     logging.info("%s: %d / %d / %d characters, %d symbols", FLAGS.corpus, len(train), len(valid), len(test),
-                 len(vocabulary) - 2)
-    datasets = [text_corpus.window_dataset(text_corpus.encode(split, vocabulary), FLAGS.sequence_length,
+                 tokenizer.vocabulary_size - 2)
+    # The ids the server's tokenizer gives: training reads the text through the same graph ops.
+    datasets = [text_corpus.window_dataset(tokenizer.encode(split), FLAGS.sequence_length,
                                            FLAGS.batch_size, shuffle=shuffle, seed=FLAGS.seed)
                 for split, shuffle in ((train, True), (valid, False), (test, False))]
 
     with training.strategy().scope():
-        model = GravesTextModel(len(vocabulary), units=FLAGS.units, num_layers=FLAGS.num_layers)
-        model(tf.ones((1, 1), tf.int32))
+        model = GravesTextModel(tokenizer.vocabulary_size, units=FLAGS.units, num_layers=FLAGS.num_layers)
+        model(model.example_input())
         training.compile_model(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
     training.fit(model, datasets[0], datasets[1], backup_dir)
@@ -75,9 +63,8 @@ def train_and_export():
     if not training.is_chief():
         return
 
-    tokenizer = text.CharacterTokenizer(vocabulary)
     # Sampled in float32, as exported (the model may have trained in mixed precision).
-    inference = export.portable_copy(model, np.ones((1, 1), np.int32))
+    inference = export.portable_copy(model)
     sample = inference.generate(tokenizer(tf.constant([FLAGS.sample_prime])), 200, 1.0, (FLAGS.seed, 0))
     print("sample:", FLAGS.sample_prime + tokenizer.detokenize(sample)[0].numpy().decode("utf-8"))
 

@@ -14,7 +14,6 @@ import os
 
 from absl import flags, logging
 
-import tensorflow as tf
 
 from zoo import data, export, text, training
 from zoo.models import HierarchicalAttentionNetwork
@@ -34,15 +33,16 @@ flags.DEFINE_float("dropout", 0.0, "Dropout on sentence and document vectors.", 
 training.define_run_flags("runs/han", "savedmodels/han", optimizer="sgd", learning_rate=0.01, batch_size=64)
 
 
-def vocabulary_for(train):
-    """The run's vocabulary: built from the training split, or the saved one when resuming."""
+def tokenizer_for(train):
+    """The run's tokenizer: its vocabulary built from the training split, or the saved one when resuming."""
 
     def build():
         logging.info("Building a vocabulary of at most %d words from %d documents", FLAGS.vocabulary_size,
                      len(train))
         return text.build_vocabulary(train.texts, FLAGS.vocabulary_size)
 
-    return training.run_vocabulary("vocab.txt", build, text.write_vocabulary, text.read_vocabulary)
+    return training.run_tokenizer(text.DocumentTokenizer, build, max_sentences=FLAGS.max_sentences,
+                                  max_words=FLAGS.max_words)
 
 
 def train_and_export():
@@ -51,7 +51,7 @@ def train_and_export():
     logging.info("%s: %d training and %d test documents, classes %s",
                  FLAGS.dataset, len(train), len(test), train.class_names)
 
-    tokenizer = text.DocumentTokenizer(vocabulary_for(train), FLAGS.max_sentences, FLAGS.max_words)
+    tokenizer = tokenizer_for(train)
     train_ds = data.document_dataset(train, tokenizer, FLAGS.batch_size, shuffle=True, seed=FLAGS.seed)
     test_ds = data.document_dataset(test, tokenizer, FLAGS.batch_size)
 
@@ -59,7 +59,7 @@ def train_and_export():
         model = HierarchicalAttentionNetwork(
             tokenizer.vocabulary_size, len(train.class_names), embedding_dim=FLAGS.embedding_dim,
             gru_units=FLAGS.gru_units, attention_units=FLAGS.attention_units, dropout=FLAGS.dropout)
-        model(tf.ones((1, 1, 1), tf.int32))
+        model(model.example_input())
         training.compile_model(model, "sparse_categorical_crossentropy", metrics=["accuracy"])
 
     training.fit(model, train_ds, test_ds, backup_dir)

@@ -7,6 +7,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_text
+from ai_edge_litert import interpreter as litert
 
 from zoo import data, export, text
 from zoo.models import HierarchicalAttentionNetwork
@@ -63,6 +65,31 @@ def han_export(trained_han, tokenizer, demo_documents, tmp_path_factory):
 @pytest.fixture(scope="session")
 def serving_fn(han_export):
     return tf.saved_model.load(han_export).signatures["serving_default"]
+
+
+def tflite_interpreter(model_content=None, model_path=None):
+    """A LiteRT interpreter, as on a device, with tensorflow-text's custom ops registered (the translation
+    .tflite's tokeniser)."""
+    return litert.InterpreterWithCustomOps(custom_op_registerers=tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS,
+                                           model_content=model_content, model_path=model_path)
+
+
+def run_tflite(model_content, inputs):
+    """Runs a `.tflite` of `zoo.export` on `{input name: array}`; returns its outputs in the order the function
+    returned them."""
+    interpreter = tflite_interpreter(model_content)
+    interpreter.allocate_tensors()
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"],
+                               np.asarray(inputs[export.tflite_input_name(detail)], detail["dtype"]))
+    interpreter.invoke()
+    return [interpreter.get_tensor(d["index"])
+            for d in sorted(interpreter.get_output_details(), key=export.tflite_output_position)]
+
+
+def run_han_tflite(model_content, word_ids):
+    """Runs `han.tflite` on word ids `[1, S, W]`; returns `{output name: array}`."""
+    return dict(zip(export.HAN_TFLITE_OUTPUTS, run_tflite(model_content, {"word_ids": word_ids})))
 
 
 def pad_ids(ids, shape=(1, MAX_SENTENCES, MAX_WORDS)):

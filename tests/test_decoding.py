@@ -332,6 +332,47 @@ def test_a_batch_decodes_like_each_sentence_alone():
         np.testing.assert_allclose(batch_greedy["log_prob"][row], greedy["log_prob"][0], rtol=1e-6)
 
 
+@pytest.mark.parametrize("decoder", ["greedy", "sample"])
+def test_static_length_writes_the_same_tokens_into_max_length_steps(decoder):
+    model = Markov.random(41, 3, 6, 5, attention=True, end_bias=1.0)
+    state = model.initial_state([0, 1, 2])
+    extra = {"temperature": 0.8, "seed": (5, 6)} if decoder == "sample" else {}
+    run = getattr(decoding, decoder)
+    dynamic = numpy_dict(run(model.step, state, START, END, 6, pad_id=-1, **extra))
+    static = numpy_dict(tf.function(lambda: run(model.step, state, START, END, 6, pad_id=-1, static_length=True,
+                                                **extra))())
+    steps = dynamic["ids"].shape[1]
+    assert steps < 6 and static["ids"].shape == (3, 6) and static["attention"].shape == (3, 6, SOURCE)
+    np.testing.assert_array_equal(static["ids"][:, :steps], dynamic["ids"])
+    assert (static["ids"][:, steps:] == -1).all()
+    np.testing.assert_array_equal(static["lengths"], dynamic["lengths"])
+    np.testing.assert_allclose(static["log_prob"], dynamic["log_prob"], rtol=1e-6)
+    np.testing.assert_allclose(static["attention"][:, :steps], dynamic["attention"], rtol=1e-6)
+    assert (static["attention"][:, steps:] == 0).all()
+
+
+def test_static_length_needs_a_python_max_length():
+    model = Markov.random(42, 1, 3, 4)
+    with pytest.raises(ValueError, match="static_length needs max_length as a Python int >= 1"):
+        decoding.greedy(model.step, model.initial_state([0]), START, END, tf.constant(3), static_length=True)
+
+
+def test_decode_feeds_back_continuous_picks_for_max_length_steps():
+    """The generic loop over a non-token output (as Graves's handwriting): x_t = 2 x_{t-1} + t, no end."""
+
+    def step(inputs, state):
+        return inputs * 2.0, {"count": state["count"] + 1}, None
+
+    def choose(output, t):
+        return output + tf.cast(t, tf.float32), -tf.ones(tf.shape(output)[:1])
+
+    first = tf.constant([[1.0, -1.0], [0.5, 0.0]])
+    out = numpy_dict(decoding.decode(step, {"count": tf.zeros([2])}, first, 4, choose))
+    expected = [[[2, -2], [5, -3], [12, -4], [27, -5]], [[1, 0], [3, 1], [8, 4], [19, 11]]]
+    np.testing.assert_allclose(out["outputs"], expected)
+    assert out["lengths"].tolist() == [4, 4] and out["log_prob"].tolist() == [-4.0, -4.0]
+
+
 def test_sampling_is_seeded():
     model = Markov.random(50, 4, 6, 5)
     state = model.initial_state([0, 1, 2, 3])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import MAX_WORDS, pad_ids, run_python
+from conftest import MAX_WORDS, pad_ids, run_han_tflite, run_python, tflite_interpreter
 from zoo import export
 
 LOAD_WITHOUT_ZOO = r"""
@@ -43,7 +43,7 @@ def test_failed_export_leaves_no_version_behind(trained_han, tokenizer, tmp_path
     def broken(*args):
         raise RuntimeError("converter died")
 
-    monkeypatch.setattr(export, "han_to_tflite", broken)
+    monkeypatch.setattr(export.han, "han_to_tflite", broken)
     with pytest.raises(RuntimeError, match="converter died"):
         export.export_han(trained_han, tokenizer, ["a", "b", "c"], str(tmp_path))
     assert os.listdir(tmp_path) == []
@@ -89,7 +89,7 @@ def test_tflite_matches_the_saved_model(han_export, tokenizer, serving_fn, demo_
     for document in demo_documents[1].texts[:8]:
         served = serving_fn(text=tf.constant([document]))
         ids = tokenizer(tf.constant([document])).numpy()
-        lite = export.run_han_tflite(flatbuffer, pad_ids(ids))
+        lite = run_han_tflite(flatbuffer, pad_ids(ids))
         np.testing.assert_allclose(lite["probabilities"], served["probabilities"].numpy(), atol=1e-4)
         s, w = ids.shape[1], ids.shape[2]
         np.testing.assert_allclose(lite["word_attention"][:, :s, :w], served["word_attention"].numpy(), atol=1e-4)
@@ -123,8 +123,8 @@ def test_publish_skips_a_version_taken_meanwhile(tmp_path, monkeypatch):
     # Our first look predates the other export's rename; the next look is current.
     looks = iter([1])
     real_next_version = export.next_version
-    monkeypatch.setattr(export, "next_version", lambda base: next(looks, None) or real_next_version(base))
-    assert export._publish(str(tmp), str(tmp_path)) == str(tmp_path / "2")
+    monkeypatch.setattr(export.core, "next_version", lambda base: next(looks, None) or real_next_version(base))
+    assert export.core._publish(str(tmp), str(tmp_path)) == str(tmp_path / "2")
     assert (tmp_path / "1" / "saved_model.pb").read_text() == "another export"
     assert (tmp_path / "2" / "saved_model.pb").read_text() == "this export"
     assert sorted(os.listdir(tmp_path)) == ["1", "2"]
@@ -135,12 +135,12 @@ def test_dynamic_range_quantised_tflite_is_smaller_and_close(han_export, trained
         flatbuffer = f.read()
     quantised = export.han_to_tflite(trained_han, tokenizer.max_sentences, tokenizer.max_words, quantize=True)
     # The converter quantises weight matrices of 1,024 entries or more: here the embedding and GRU kernels.
-    int8 = [t["name"] for t in tf.lite.Interpreter(model_content=quantised).get_tensor_details()
+    int8 = [t["name"] for t in tflite_interpreter(quantised).get_tensor_details()
             if t["dtype"] == np.int8]
     assert int8 and len(quantised) < len(flatbuffer)
     for document in demo_documents[1].texts[:8]:
         ids = pad_ids(tokenizer(tf.constant([document])).numpy())
-        full, small = export.run_han_tflite(flatbuffer, ids), export.run_han_tflite(quantised, ids)
+        full, small = run_han_tflite(flatbuffer, ids), run_han_tflite(quantised, ids)
         # int8 weights: close to the float model, not equal to it.
         np.testing.assert_allclose(small["probabilities"], full["probabilities"], atol=0.05)
         assert not np.array_equal(small["probabilities"], full["probabilities"])
@@ -155,7 +155,7 @@ def test_a_mixed_precision_model_exports_in_float32(trained_han):
         keras.config.set_dtype_policy("float32")
     mixed.set_weights(trained_han.get_weights())
     assert mixed.word_encoder.compute_dtype == "float16"
-    copy = export.portable_copy(mixed, np.ones((1, 1, 1), np.int32))
+    copy = export.portable_copy(mixed)
     assert copy.dtype_policy.name == "float32"
     assert {layer.compute_dtype for layer in copy._flatten_layers()} == {"float32"}
     ids = np.array([[[2, 3, 4, 0], [5, 6, 0, 0]]], np.int32)

@@ -15,9 +15,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_text
-from ai_edge_litert import interpreter as litert
 
+from conftest import tflite_interpreter
 from zoo import export, text
 from zoo.models import (GNMT, ChoEncoderDecoder, GravesHandwritingModel, GravesTextModel,
                         HierarchicalAttentionNetwork, SutskeverSeq2Seq)
@@ -45,8 +44,7 @@ def describe_saved_model(path):
 
 def describe_tflite(path):
     """The `.tflite` file's input and output tensors, by name (clients look them up by name, not position)."""
-    interpreter = litert.InterpreterWithCustomOps(
-        custom_op_registerers=tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS, model_path=path)
+    interpreter = tflite_interpreter(model_path=path)
 
     def tensors(details):
         return [{"name": d["name"], "dtype": np.dtype(d["dtype"]).name, "shape": d["shape_signature"].tolist()}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_python
+from conftest import run_python, run_tflite
 from zoo import export, text
 from zoo.layers.mdn import MixtureDensityLoss, mixture_negative_log_likelihood
 from zoo.models import GravesHandwritingModel, GravesTextModel
@@ -192,7 +192,7 @@ def test_text_tflite_step_matches_keras(text_export, text_model):
     states = [[rng.normal(size=(1, 12)).astype("float32") for _ in "hc"] for _ in range(2)]
     feed = {f"state_{n}_{part}": states[n][i] for n in range(2) for i, part in enumerate("hc")}
     for char_id in (3, 4, 8):
-        lite = export.run_tflite(flatbuffer, {"char_id": [[char_id]], **feed})
+        lite = run_tflite(flatbuffer, {"char_id": [[char_id]], **feed})
         logits, new_states = text_model(np.array([[char_id]]), initial_states=states, return_states=True)
         np.testing.assert_allclose(lite[0], logits.numpy()[:, -1], atol=1e-5)
         for got, expected in zip(lite[1:], [t for pair in new_states for t in pair]):
@@ -253,7 +253,7 @@ def test_handwriting_tflite_step_matches_keras(sample_fn, handwriting_model):
     states = [[rng.normal(size=(1, 10)).astype("float32") for _ in "hc"] for _ in range(2)]
     feed = {f"state_{n}_{part}": states[n][i] for n in range(2) for i, part in enumerate("hc")}
     for point in ([0.0, 0.0, 1.0], [0.7, -1.2, 0.0]):
-        lite = export.run_tflite(flatbuffer, {"point": [[point]], **feed})
+        lite = run_tflite(flatbuffer, {"point": [[point]], **feed})
         y_hat, new_states = handwriting_model(np.array([[point]], np.float32), initial_states=states,
                                               return_states=True)
         np.testing.assert_allclose(lite[0], y_hat.numpy()[:, -1], atol=1e-5)
@@ -286,3 +286,26 @@ def test_strokes_cli_draws_an_export_sample(sample_fn, tmp_path):
                          cwd=tmp_path)
     assert refused.returncode != 0 and "steps must be in [1, 5000]" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_generation_draws_what_it_drew_before_it_used_the_shared_decoding_loop():
+    """Same weights and seeds → the characters and pen offsets recorded from the zoo's own loops before
+    `zoo.decoding.decode` replaced them (tests/data/graves_samples_before_decoding.json)."""
+    with open(os.path.join(os.path.dirname(__file__), "data", "graves_samples_before_decoding.json")) as f:
+        recorded = json.load(f)
+    characters = text.CharacterTokenizer(["[PAD]", "[UNK]", " ", "a", "b", "c", "d", "."])
+    text_model = GravesTextModel(characters.vocabulary_size, units=8, num_layers=2)
+    text_model(text_model.example_input())
+    text_model.set_weights([np.array(w, np.float32) for w in recorded["text_weights"]])
+    handwriting_model = GravesHandwritingModel(units=8, num_layers=2, num_components=3)
+    handwriting_model(handwriting_model.example_input())
+    handwriting_model.set_weights([np.array(w, np.float32) for w in recorded["handwriting_weights"]])
+    primes = characters(tf.constant(recorded["primes"]))  # of 2, 1 and 7 characters
+    for key, ids in recorded["generate"].items():
+        temperature, seed = key.split("/")
+        drawn = text_model.generate(primes, 40, float(temperature), (int(seed), 0))
+        assert drawn.numpy().tolist() == ids, key
+    for key, points in recorded["sample"].items():
+        bias, seed = key.split("/")
+        drawn = handwriting_model.sample(30, float(bias), (int(seed), 0))
+        np.testing.assert_allclose(drawn.numpy(), points, atol=1e-6, err_msg=key)

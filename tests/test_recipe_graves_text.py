@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_recipe
+from conftest import run_recipe, tflite_interpreter
 
 def recipe(tmp_path, *flags):
     return run_recipe("train_graves_text", "graves_text_demo", tmp_path, *flags)
@@ -40,7 +40,8 @@ def test_mixed_precision_and_xla_train_and_export_float32(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     with open(tmp_path / "run" / "graves_text.keras", "rb") as f:
         assert b"mixed_float16" in zipfile.ZipFile(f).read("config.json")
-    interpreter = tf.lite.Interpreter(str(tmp_path / "savedmodels" / "1" / "assets.extra" / "graves_text_step.tflite"))
+    interpreter = tflite_interpreter(model_path=str(tmp_path / "savedmodels" / "1" / "assets.extra" /
+                                                    "graves_text_step.tflite"))
     details = interpreter.get_input_details() + interpreter.get_output_details()
     assert {d["dtype"] for d in details if d["name"] != "serving_default_char_id:0"} == {np.float32}
     generate = tf.saved_model.load(str(tmp_path / "savedmodels" / "1")).signatures["generate"]

@@ -1,3 +1,5 @@
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -40,10 +42,31 @@ def test_build_vocabulary_orders_by_count_then_alphabet_and_caps():
         text.build_vocabulary(docs, 2)
 
 
-def test_vocabulary_file_round_trip(tmp_path):
-    path = str(tmp_path / "vocab.txt")
-    text.write_vocabulary(VOCAB, path)
-    assert text.read_vocabulary(path) == VOCAB
+@pytest.mark.parametrize("make, file", [
+    (lambda: text.DocumentTokenizer(VOCAB, max_sentences=5, max_words=10), "vocab.txt"),
+    # "\n", "\r" and U+2028 are characters of a corpus too: the file must not split on them.
+    (lambda: text.CharacterTokenizer(["[PAD]", "[UNK]", "\n", "\r", "\u2028", " ", "é", "\""]), "characters.json"),
+    (lambda: text.SubwordTokenizer([*text.SUBWORD_RESERVED, "a", "##b", "ü"], lower_case=True), "vocab.txt"),
+], ids=["documents", "characters", "subwords"])
+def test_tokenizer_save_and_load_round_trip(tmp_path, make, file):
+    tokenizer = make()
+    options = {k: v for k, v in tokenizer.get_config().items() if k in ("max_sentences", "max_words", "lower_case")}
+    tokenizer.save(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == sorted(tokenizer.assets())
+    assert file in tokenizer.assets()
+    loaded = type(tokenizer).load(str(tmp_path), **options)
+    assert loaded.vocabulary == tokenizer.vocabulary
+    assert loaded.get_config() == {**tokenizer.get_config(), "name": loaded.name}
+
+
+def test_character_encode_is_the_tokenizer_in_chunks():
+    tokenizer = text.CharacterTokenizer(["[PAD]", "[UNK]", " ", "a", "b", "é"])
+    corpus = "ab é\nzä ba" * 7
+    ids = tokenizer.encode(corpus, chunk_characters=5)
+    assert ids.dtype == np.int32 and len(ids) == len(corpus)
+    np.testing.assert_array_equal(ids, tokenizer(tf.constant([corpus])).numpy()[0])
+    assert tokenizer.detokenize(ids[None]).numpy()[0].decode() == corpus.replace("\n", "\ufffd").replace(
+        "z", "\ufffd").replace("ä", "\ufffd")
 
 
 def test_ids_unknown_words_and_padding():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_python
+from conftest import run_python, tflite_interpreter
 from zoo import export, text
 from zoo.data import parallel
 from zoo.models import GNMT, ChoEncoderDecoder, SutskeverSeq2Seq
@@ -95,12 +95,8 @@ def test_beam_search_returns_the_n_best_list_best_first(exports):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_tflite_greedy_matches_the_saved_model(exports, tokenizer, name):
-    from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
-    import tensorflow_text
-
     with open(os.path.join(exports[name], export.EXTRA_DIR, "translation.tflite"), "rb") as f:
-        interpreter = InterpreterWithCustomOps(custom_op_registerers=tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS,
-                                               model_content=f.read())
+        interpreter = tflite_interpreter(f.read())
     interpreter.allocate_tensors()
     greedy = signatures(exports[name])["greedy"]
     for source in SOURCES:

@@ -114,10 +114,10 @@ def test_cho_context_enters_every_decoder_step_and_the_output():
     # And the output layer reads c directly: the same h'_t and y_{t-1} with another c give other logits.
     state = model.encode(SOURCE)
     swapped = {"h": state["h"], "context": model.encode(other_source)["context"]}
-    embedded = model._embed_tokens(np.array([2, 2]))
+    embedded = model.embed_previous(np.array([2, 2]))
     h, _ = model.decoder.cell(tf.concat([embedded, state["context"]], -1), state["h"])
-    assert np.abs(model._output(h, embedded, state["context"]).numpy()
-                  - model._output(h, embedded, swapped["context"]).numpy()).max() > 1e-5
+    assert np.abs(model.projection(model._maxout(h, embedded, state["context"])).numpy()
+                  - model.projection(model._maxout(h, embedded, swapped["context"])).numpy()).max() > 1e-5
 
 
 def test_cho_uses_the_papers_gru():

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import distribute, export
-from zoo.data.documents import DataError
+from zoo.data.files import DataError
 
 FLAGS = flags.FLAGS
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
@@ -98,19 +98,19 @@ def is_chief():
     return distribute.is_chief(strategy())
 
 
-def run_vocabulary(filename, build, write, read):
-    """The run's vocabulary, kept as --model_dir/`filename` so that ids keep their meaning across a resume.
+def run_tokenizer(tokenizer_class, build_vocabulary, **options):
+    """The run's tokenizer, saved in --model_dir so that ids keep their meaning across a resume.
 
-    A fresh run `build()`s it and the chief saves it with `write(vocabulary,
-    path)`; with --resume it is `read(path)` back.
+    A fresh run builds it from `build_vocabulary()` and the chief saves it
+    (`Tokenizer.save`); with --resume it is loaded back. `options` go to the
+    tokenizer's constructor.
     """
-    path = os.path.join(FLAGS.model_dir, filename)
     if FLAGS.resume:
-        return read(path)
-    vocabulary = build()
+        return tokenizer_class.load(FLAGS.model_dir, **options)
+    tokenizer = tokenizer_class(build_vocabulary(), **options)
     if is_chief():
-        write(vocabulary, path)
-    return vocabulary
+        tokenizer.save(FLAGS.model_dir)
+    return tokenizer
 
 
 def optimizer():

@@ -23,7 +23,6 @@ import os
 from absl import flags, logging
 
 import keras
-import numpy as np
 import sacrebleu
 import tensorflow as tf
 
@@ -54,7 +53,7 @@ def define_flags(name, batch_size=64, learning_rate=0.001, epochs=10):
                               batch_size=batch_size, epochs=epochs)
 
 
-def vocabulary_for(train):
+def tokenizer_for(train):
     """The run's wordpieces: learnt from both sides of the training split, or the saved ones when resuming."""
 
     def build():
@@ -62,7 +61,7 @@ def vocabulary_for(train):
         return text.build_subword_vocabulary(train.sources + train.targets, FLAGS.vocabulary_size,
                                              lower_case=FLAGS.lower_case)
 
-    return training.run_vocabulary("vocab.txt", build, text.write_vocabulary, text.read_vocabulary)
+    return training.run_tokenizer(text.SubwordTokenizer, build, lower_case=FLAGS.lower_case)
 
 
 def perplexity(model, dataset):
@@ -95,20 +94,19 @@ def train_and_export(name, build_model):
     train, valid, test = parallel.read_parallel(FLAGS.dataset, FLAGS.data_dir, FLAGS.source_language,
                                                 FLAGS.target_language, FLAGS.download)
     logging.info("%s: %d / %d / %d sentence pairs", FLAGS.dataset, len(train), len(valid), len(test))
-    tokenizer = text.SubwordTokenizer(vocabulary_for(train), lower_case=FLAGS.lower_case)
+    tokenizer = tokenizer_for(train)
     datasets = [parallel.translation_dataset(part, tokenizer, FLAGS.batch_size, FLAGS.max_length, shuffle=shuffle,
                                              seed=FLAGS.seed)
                 for part, shuffle in ((train, True), (valid, False), (test, False))]
 
     with training.strategy().scope():
         model = build_model(tokenizer.vocabulary_size)
-        model((tf.ones((1, 1), tf.int32), tf.ones((1, 1), tf.int32)))
+        model(model.example_input())
         training.compile_model(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
 
     training.fit(model, datasets[0], datasets[1], backup_dir)
     # Evaluated in float32, as exported (the model may have trained in mixed precision).
-    sample = np.ones((1, 1), np.int32)
-    inference = export.portable_copy(model, (sample, sample))
+    inference = export.portable_copy(model)
     test_perplexity = perplexity(inference, datasets[2])
     if not training.is_chief():
         return

@@ -4,12 +4,11 @@ import keras
 from keras import ops
 
 from zoo.layers.attention import AdditiveAttention
-
-PAD_ID = 0
+from zoo.models.encoder_decoder import EncoderDecoder
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class GNMT(keras.Model):
+class GNMT(EncoderDecoder):
     """Deep LSTM encoder-decoder with a bi-directional bottom layer, residuals and additive attention.
 
     §3 and fig. 1 (layer counts and widths are arguments):
@@ -27,33 +26,42 @@ class GNMT(keras.Model):
       top layer's output gives the next word.
 
     The paper's model has 8 + 8 layers of 1024 units; those are the defaults.
+    Call arguments (`return_attention=True` gives the attention `[batch, T,
+    S]` too), `encode` and `decode_step`: see `EncoderDecoder`.
 
-    Call arguments:
-        inputs: `(source_ids [batch, S], decoder_inputs [batch, T])`, int,
-            0-padded; decoder inputs start with the START id.
-        return_attention: also return the attention `[batch, T, S]`.
+    Args:
+        vocabulary_size: shared by source and target (GNMT's shared wordpieces).
+        embedding_dim, units, attention_units: sizes.
+        encoder_layers, decoder_layers: depths, at least 2 each.
+        use_cudnn: passed to the LSTMs.
 
-    Returns:
-        logits `[batch, T, vocabulary_size]` (and the attention).
+    Example:
+
+    >>> import numpy as np
+    >>> from zoo.models import GNMT
+    >>> model = GNMT(vocabulary_size=20, embedding_dim=8, units=8, encoder_layers=2, decoder_layers=2,
+    ...              attention_units=8)
+    >>> source = np.array([[5, 6, 7], [8, 9, 0]])
+    >>> logits, attention = model((source, np.array([[2, 10], [2, 11]])), return_attention=True)
+    >>> tuple(logits.shape), tuple(attention.shape)
+    ((2, 2, 20), (2, 2, 3))
+    >>> np.round(np.sum(attention, axis=-1), 4).tolist()  # a distribution over the source ...
+    [[1.0, 1.0], [1.0, 1.0]]
+    >>> attention.numpy()[1, :, 2].tolist()  # ... that never looks at padding
+    [0.0, 0.0]
     """
 
     def __init__(self, vocabulary_size, embedding_dim=1024, units=1024, encoder_layers=8, decoder_layers=8,
                  attention_units=1024, use_cudnn="auto", **kwargs):
-        super().__init__(**kwargs)
         if encoder_layers < 2 or decoder_layers < 2:
             raise ValueError("GNMT needs at least 2 encoder layers (one bi-directional) and 2 decoder layers "
                              f"(attention feeds the ones above the first), got {encoder_layers} and {decoder_layers}")
-        self.vocabulary_size = vocabulary_size
-        self.embedding_dim = embedding_dim
+        super().__init__(vocabulary_size, embedding_dim, **kwargs)
         self.units = units
         self.encoder_layers = encoder_layers
         self.decoder_layers = decoder_layers
         self.attention_units = attention_units
         self.use_cudnn = use_cudnn
-        self.source_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
-                                                       name="source_embedding")
-        self.target_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
-                                                       name="target_embedding")
         self.bottom_encoder = keras.layers.Bidirectional(
             keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn), name="encoder_0")
         self.encoder = [keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
@@ -61,12 +69,10 @@ class GNMT(keras.Model):
         self.decoder = [keras.layers.LSTM(units, return_sequences=True, use_cudnn=use_cudnn, name=f"decoder_{n}")
                         for n in range(decoder_layers)]
         self.attention = AdditiveAttention(attention_units, name="attention")
-        self.projection = keras.layers.Dense(vocabulary_size, name="projection")
 
-    def call(self, inputs, return_attention=False, training=False):
-        source_ids, decoder_inputs = inputs
+    def teacher_forcing(self, source_ids, decoder_inputs, training=False):
         encoded, source_mask, states = self._encode(source_ids, training)
-        mask = ops.not_equal(decoder_inputs, PAD_ID)
+        mask = self.padding_mask(decoder_inputs)
         y = self.decoder[0](self.target_embedding(decoder_inputs), mask=mask, initial_state=states[0],
                             training=training)
         # Teacher forcing knows every query at once: one attention per target step.
@@ -75,8 +81,7 @@ class GNMT(keras.Model):
             output = layer(ops.concatenate([y, context], axis=-1), mask=mask, initial_state=states[n],
                            training=training)
             y = self._residual(n, y, output)
-        logits = self.projection(y)
-        return (logits, attention) if return_attention else logits
+        return self.projection(y), attention
 
     @staticmethod
     def _residual(n, below, output):
@@ -86,7 +91,7 @@ class GNMT(keras.Model):
     def _encode(self, source_ids, training=False):
         """(top encoder outputs, source mask, each decoder layer's initial `[h, c]` or None)."""
         source_ids = ops.convert_to_tensor(source_ids, "int32")
-        mask = ops.not_equal(source_ids, PAD_ID)
+        mask = self.padding_mask(source_ids)
         x, _, _, h, c = self.bottom_encoder(self.source_embedding(source_ids), mask=mask, training=training)
         states = [[h, c]]  # the backward LSTM's: it ends on the first source word
         for n, layer in enumerate(self.encoder, start=1):
@@ -97,8 +102,7 @@ class GNMT(keras.Model):
         return x, mask, (states + [None] * self.decoder_layers)[: self.decoder_layers]
 
     def encode(self, source_ids):
-        """The decoding state for `zoo.decoding`: encoder outputs, source mask, attention keys, each layer's `h`, `c`.
-        """
+        """The decoding state: encoder outputs, source mask, attention keys, each decoder layer's `h_n`, `c_n`."""
         encoded, mask, states = self._encode(source_ids)
         zeros = ops.zeros((ops.shape(encoded)[0], self.units))
         if not self.attention.built:
@@ -110,25 +114,18 @@ class GNMT(keras.Model):
         return state
 
     def decode_step(self, tokens, state):
-        """One step: previous tokens `[rows]` → (log-probabilities `[rows, vocabulary]`, state, attention `[rows, S]`).
-        """
+        """One step; the attention `[rows, S]` is the bottom layer's output attending to the encoder outputs."""
         new_state = {name: state[name] for name in ("encoded", "source_mask", "keys")}
-        y, context, attention = self._embed_tokens(tokens), None, None
+        y, context, attention = self.embed_previous(tokens), None, None
         for n, layer in enumerate(self.decoder):
             inputs = y if n == 0 else ops.concatenate([y, context], axis=-1)
-            output, (h, c) = layer.cell(inputs, [state[f"h_{n}"], state[f"c_{n}"]])
-            new_state[f"h_{n}"], new_state[f"c_{n}"] = h, c
+            output = self.lstm_step(n, layer, inputs, state, new_state)
             y = self._residual(n, y, output) if n else output
             if n == 0:
                 context, attention = self.attention(state["encoded"], query=y, mask=state["source_mask"],
                                                     keys=state["keys"])
-        return ops.log_softmax(self.projection(y), axis=-1), new_state, attention
-
-    def _embed_tokens(self, tokens):
-        # A plain lookup: the layer would attach a padding mask that the cells below cannot take.
-        return ops.take(self.target_embedding.embeddings, tokens, axis=0)
+        return self.log_probs(y), new_state, attention
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "embedding_dim": self.embedding_dim,
-                "units": self.units, "encoder_layers": self.encoder_layers, "decoder_layers": self.decoder_layers,
+        return {**super().get_config(), "units": self.units, "encoder_layers": self.encoder_layers, "decoder_layers": self.decoder_layers,
                 "attention_units": self.attention_units, "use_cudnn": self.use_cudnn}

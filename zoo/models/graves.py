@@ -9,20 +9,20 @@ on next-step prediction, with two output distributions:
   and a Bernoulli end-of-stroke (`MixtureDensityOutput`, eqs. 17-26).
 
 Both models carry their LSTM states through `call(..., initial_states,
-return_states=True)` and generate in-graph: one `tf.while_loop` of one-step
-calls, seeded with stateless random ops, so an export can sample with no
-Python in the loop.
+return_states=True)` and generate in-graph with `zoo.decoding.decode`, the
+zoo's one generation loop, over their one-step `decode_step`, seeded with
+stateless random ops, so an export can sample with no Python in the loop.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from zoo import decoding
 from zoo.layers.mdn import MixtureDensityOutput
 from zoo.layers.stacked_rnn import SkipStackedRNN
-
-PAD_ID = 0  # character id 0 pads a batch of primes of unequal length
-UNK_ID = 1  # characters the vocabulary does not have
+from zoo.text.reserved import PAD_ID, UNK_ID
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -42,6 +42,19 @@ class GravesTextModel(keras.Model):
 
     Returns:
         logits `[batch, time, vocabulary_size]` (and the states).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from zoo.models import GravesTextModel
+    >>> model = GravesTextModel(vocabulary_size=10, units=8, num_layers=2)
+    >>> tuple(model(np.array([[4, 5, 6], [7, 8, 0]])).shape)
+    (2, 3, 10)
+    >>> drawn = model.generate(np.array([[4, 5], [6, 0]]), length=12, seed=(1, 2))  # after primes "ab", "c"
+    >>> tuple(drawn.shape), bool(np.all(drawn >= 2))  # never padding (0) or [UNK] (1)
+    ((2, 12), True)
+    >>> bool(np.all(model.generate(np.array([[4, 5], [6, 0]]), length=12, seed=(1, 2)) == drawn))  # seeded
+    True
     """
 
     def __init__(self, vocabulary_size, units=700, num_layers=7, use_cudnn="auto", **kwargs):
@@ -62,32 +75,37 @@ class GravesTextModel(keras.Model):
         logits = self.output_layer(hidden)
         return (logits, states) if return_states else logits
 
+    @staticmethod
+    def example_input():
+        """The smallest valid input: one character of one row."""
+        return np.full((1, 1), UNK_ID, np.int32)
+
+    def decode_step(self, char_ids, states):
+        """One step for `zoo.decoding`: characters `[rows]` → (log-probabilities `[rows, vocabulary]`, states, None).
+
+        Padding and `[UNK]` get probability 0: a sample never writes them.
+        """
+        never = tf.reduce_sum(tf.one_hot([PAD_ID, UNK_ID], self.vocabulary_size, on_value=-1e9), axis=0)
+        logits, states = self(char_ids[:, None], initial_states=states, return_states=True)
+        return tf.nn.log_softmax(logits[:, -1] + never), states, None
+
     def generate(self, prime_ids, length, temperature=1.0, seed=(0, 0)):
         """Samples `length` characters after each prime: ids `[batch, length]`.
 
         `prime_ids` `[batch, time]` is right-padded with 0 and has at least one
-        character per row. Each step draws from softmax(logits / temperature)
-        with a stateless seed derived from `seed` and the step, so the same
-        seed gives the same text. Padding and `[UNK]` are never drawn.
+        character per row. The network reads each prime but its last
+        character; `zoo.decoding.sample` goes on from that character, drawing
+        each step from softmax(logits / temperature) with a stateless seed
+        derived from `seed` and the step, so the same seed gives the same
+        text. Padding and `[UNK]` are never drawn.
         """
-        lengths = ops.sum(ops.cast(ops.not_equal(prime_ids, PAD_ID), "int32"), axis=1)
-        logits, states = self(prime_ids, return_states=True)
-        last_logits = tf.gather(logits, lengths - 1, batch_dims=1)
-        never = tf.one_hot([PAD_ID, UNK_ID], self.vocabulary_size, on_value=-1e9, off_value=0.0)
-        never = tf.reduce_sum(never, axis=0)
-        seed = tf.cast(seed, tf.int64)
-
-        def step(t, last_logits, states, drawn):
-            scaled = last_logits / tf.cast(temperature, last_logits.dtype) + never
-            next_id = tf.random.stateless_categorical(scaled, 1, tf.random.experimental.stateless_fold_in(seed, t),
-                                                      dtype=tf.int32)
-            drawn = drawn.write(t, next_id[:, 0])
-            logits, states = self(next_id, initial_states=states, return_states=True)
-            return t + 1, logits[:, -1], states, drawn
-
-        drawn = tf.TensorArray(tf.int32, size=length)
-        _, _, _, drawn = tf.while_loop(lambda t, *_: t < length, step, (tf.constant(0), last_logits, states, drawn))
-        return tf.transpose(drawn.stack())
+        prime_ids = tf.convert_to_tensor(prime_ids, tf.int32)
+        lengths = tf.reduce_sum(tf.cast(tf.not_equal(prime_ids, PAD_ID), tf.int32), axis=1)
+        last = tf.gather(prime_ids, lengths - 1, batch_dims=1)
+        read_first = tf.range(tf.shape(prime_ids)[1])[None, :] < lengths[:, None] - 1
+        _, states = self(tf.where(read_first, prime_ids, PAD_ID), return_states=True)
+        drawn = decoding.sample(self.decode_step, states, last, None, length, temperature, seed)
+        return drawn["ids"]
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "units": self.units,
@@ -107,6 +125,17 @@ class GravesHandwritingModel(keras.Model):
     Returns:
         ŷ `[batch, time, 1 + 6 * num_components]` (and the states); train it
         with `zoo.layers.mdn.MixtureDensityLoss(num_components)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from zoo.models import GravesHandwritingModel
+    >>> model = GravesHandwritingModel(units=8, num_layers=2, num_components=3)
+    >>> tuple(model(np.zeros((2, 5, 3), "float32")).shape)  # 1 + 6 · 3
+    (2, 5, 19)
+    >>> strokes = model.sample(steps=20, bias=0.5, seed=(3, 4))  # normalised (Δx, Δy, end of stroke)
+    >>> tuple(strokes.shape), sorted(set(strokes.numpy()[:, 2].tolist())) <= [0.0, 1.0]
+    ((20, 3), True)
     """
 
     def __init__(self, units=400, num_layers=3, num_components=20, use_cudnn="auto", **kwargs):
@@ -128,6 +157,16 @@ class GravesHandwritingModel(keras.Model):
         y_hat = self(inputs)
         return tf.reduce_sum(self.mixture_density.negative_log_likelihood(targets, y_hat) * weights, axis=-1)
 
+    @staticmethod
+    def example_input():
+        """The smallest valid input: one pen-up point of one row."""
+        return np.array([[[0.0, 0.0, 1.0]]], np.float32)
+
+    def decode_step(self, points, states):
+        """One step for `zoo.decoding`: pen offsets `[rows, 3]` → (ŷ `[rows, 1 + 6M]`, states, None)."""
+        y_hat, states = self(points[:, None], initial_states=states, return_states=True)
+        return y_hat[:, -1], states, None
+
     def sample(self, steps, bias=0.0, seed=(0, 0)):
         """Draws `steps` pen offsets `[steps, 3]` (normalised), starting from a pen lift.
 
@@ -136,16 +175,13 @@ class GravesHandwritingModel(keras.Model):
         """
         seed = tf.cast(seed, tf.int64)
 
-        def step(t, point, states, drawn):
-            y_hat, states = self(point, initial_states=states, return_states=True)
+        def draw(y_hat, t):
             point = self.mixture_density.sample(y_hat, bias, tf.random.experimental.stateless_fold_in(seed, t))
-            return t + 1, point, states, drawn.write(t, point[0, 0])
+            return point, tf.zeros(tf.shape(point)[:1])
 
-        start = tf.constant([[[0.0, 0.0, 1.0]]])
         states = [[tf.zeros((1, self.units)), tf.zeros((1, self.units))] for _ in range(self.num_layers)]
-        drawn = tf.TensorArray(tf.float32, size=steps)
-        _, _, _, drawn = tf.while_loop(lambda t, *_: t < steps, step, (tf.constant(0), start, states, drawn))
-        return drawn.stack()
+        drawn = decoding.decode(self.decode_step, states, self.example_input()[0], steps, draw)
+        return drawn["outputs"][0]
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "num_layers": self.num_layers,

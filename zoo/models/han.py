@@ -15,9 +15,11 @@ Defaults are the paper's: embedding 200, GRU 50 per direction, attention
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from zoo.layers.attention import AdditiveAttention
+from zoo.text.reserved import PAD_ID, UNK_ID
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -46,6 +48,21 @@ class HierarchicalAttentionNetwork(keras.Model):
     Returns:
         class probabilities `[batch, num_classes]`, or
         `(probabilities, word_attention, sentence_attention)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from zoo.models import HierarchicalAttentionNetwork
+    >>> model = HierarchicalAttentionNetwork(vocabulary_size=30, num_classes=3, embedding_dim=8, gru_units=4,
+    ...                                      attention_units=6)
+    >>> word_ids = np.array([[[5, 6, 7], [8, 9, 0], [0, 0, 0]]])  # 2 sentences, then a padded one
+    >>> probabilities, word_attention, sentence_attention = model(word_ids, return_attention=True)
+    >>> tuple(probabilities.shape), tuple(word_attention.shape), tuple(sentence_attention.shape)
+    ((1, 3), (1, 3, 3), (1, 3))
+    >>> float(np.round(np.sum(probabilities), 4))
+    1.0
+    >>> float(word_attention[0, 1, 2]), float(sentence_attention[0, 2])  # padding gets exactly no attention
+    (0.0, 0.0)
     """
 
     def __init__(
@@ -86,16 +103,21 @@ class HierarchicalAttentionNetwork(keras.Model):
         # float32 under mixed precision too: a float16 softmax rounds small probabilities to 0.
         self.classifier = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="classifier")
 
+    @staticmethod
+    def example_input():
+        """The smallest valid input: one document of one sentence of one word."""
+        return np.full((1, 1, 1), UNK_ID, np.int32)
+
     def call(self, word_ids, training=False, return_attention=False):
         batch, sentences, words = ops.shape(word_ids)[0], ops.shape(word_ids)[1], ops.shape(word_ids)[2]
         flat_ids = ops.reshape(word_ids, (-1, words))
-        word_mask = ops.not_equal(flat_ids, 0)
+        word_mask = ops.not_equal(flat_ids, PAD_ID)
         h = self.word_encoder(self.embedding(flat_ids), mask=word_mask, training=training)
         sentence_vectors, word_weights = self.word_attention(h, mask=word_mask)
         sentence_vectors = ops.reshape(sentence_vectors, (batch, sentences, 2 * self.gru_units))
         sentence_vectors = self.dropout_layer(sentence_vectors, training=training)
 
-        sentence_mask = ops.any(ops.not_equal(word_ids, 0), axis=-1)
+        sentence_mask = ops.any(ops.not_equal(word_ids, PAD_ID), axis=-1)
         h = self.sentence_encoder(sentence_vectors, mask=sentence_mask, training=training)
         document_vector, sentence_weights = self.sentence_attention(h, mask=sentence_mask)
         probabilities = self.classifier(self.dropout_layer(document_vector, training=training))

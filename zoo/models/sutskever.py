@@ -4,11 +4,11 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-PAD_ID = 0
+from zoo.models.encoder_decoder import EncoderDecoder
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class SutskeverSeq2Seq(keras.Model):
+class SutskeverSeq2Seq(EncoderDecoder):
     """A deep LSTM reads the (reversed) source, a second deep LSTM writes the target.
 
     §2: p(y_1..y_T' | x_1..x_T) = Π_t p(y_t | v, y_1..y_{t-1}), where v is the
@@ -20,49 +20,52 @@ class SutskeverSeq2Seq(keras.Model):
 
     Defaults are the paper's: 4 layers of 1000 LSTM cells, 1000-dimensional
     embeddings; the encoder and decoder have their own embeddings and LSTMs.
+    Call arguments, `encode` and `decode_step`: see `EncoderDecoder`.
 
-    Call arguments:
-        inputs: `(source_ids [batch, S], decoder_inputs [batch, T])`, int,
-            0-padded; decoder inputs start with the START id (teacher forcing).
+    Args:
+        vocabulary_size: shared by source and target, reserved ids included.
+        embedding_dim, units, num_layers: sizes.
+        reverse_source: read the source backwards (§3.3).
+        use_cudnn: passed to the LSTMs.
 
-    Returns:
-        logits `[batch, T, vocabulary_size]`.
+    Example:
 
-    `encode` and `decode_step` are the one-step interface of `zoo.decoding`.
+    >>> import numpy as np
+    >>> from zoo.models import SutskeverSeq2Seq
+    >>> model = SutskeverSeq2Seq(vocabulary_size=20, embedding_dim=8, units=8, num_layers=2)
+    >>> source = np.array([[5, 6, 7], [8, 9, 0]])
+    >>> logits = model((source, np.array([[2, 10], [2, 11]])))
+    >>> tuple(logits.shape)
+    (2, 2, 20)
+    >>> log_probs, state, attention = model.decode_step(np.array([2, 2]), model.encode(source))
+    >>> tuple(log_probs.shape), sorted(state), attention
+    ((2, 20), ['c_0', 'c_1', 'h_0', 'h_1'], None)
     """
 
     def __init__(self, vocabulary_size, embedding_dim=1000, units=1000, num_layers=4, reverse_source=True,
                  use_cudnn="auto", **kwargs):
-        super().__init__(**kwargs)
-        self.vocabulary_size = vocabulary_size
-        self.embedding_dim = embedding_dim
+        super().__init__(vocabulary_size, embedding_dim, **kwargs)
         self.units = units
         self.num_layers = num_layers
         self.reverse_source = reverse_source
         self.use_cudnn = use_cudnn
-        self.source_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
-                                                       name="source_embedding")
-        self.target_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
-                                                       name="target_embedding")
         self.encoder = [keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
                                           name=f"encoder_{n}") for n in range(num_layers)]
         self.decoder = [keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
                                           name=f"decoder_{n}") for n in range(num_layers)]
-        self.projection = keras.layers.Dense(vocabulary_size, name="projection")
 
-    def call(self, inputs, training=False):
-        source_ids, decoder_inputs = inputs
+    def teacher_forcing(self, source_ids, decoder_inputs, training=False):
         states = self._encoder_states(source_ids, training)
         x = self.target_embedding(decoder_inputs)
-        mask = ops.not_equal(decoder_inputs, PAD_ID)
+        mask = self.padding_mask(decoder_inputs)
         for layer, state in zip(self.decoder, states):
             x, *_ = layer(x, mask=mask, initial_state=state, training=training)
-        return self.projection(x)
+        return self.projection(x), None
 
     def _encoder_states(self, source_ids, training=False):
         """Each encoder layer's final `[h, c]` after reading the source (reversed within each row's length)."""
         source_ids = ops.convert_to_tensor(source_ids, "int32")
-        mask = ops.not_equal(source_ids, PAD_ID)
+        mask = self.padding_mask(source_ids)
         if self.reverse_source:
             lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
             source_ids = tf.reverse_sequence(source_ids, lengths, seq_axis=1, batch_axis=0)
@@ -73,24 +76,15 @@ class SutskeverSeq2Seq(keras.Model):
         return states
 
     def encode(self, source_ids):
-        """The decoder's initial state for `zoo.decoding`: `{"h_n", "c_n"}` per layer n, each `[batch, units]`."""
-        states = self._encoder_states(source_ids)
-        return {f"{part}_{n}": pair[i] for n, pair in enumerate(states) for i, part in enumerate("hc")}
+        """The decoding state: `h_n`, `c_n` of each layer n, each `[batch, units]`."""
+        return self.lstm_states(self._encoder_states(source_ids))
 
     def decode_step(self, tokens, state):
-        """One decoder step: previous tokens `[rows]` → (log-probabilities `[rows, vocabulary]`, state, None)."""
-        x = self._embed_tokens(tokens)
-        new_state = {}
+        x, new_state = self.embed_previous(tokens), {}
         for n, layer in enumerate(self.decoder):
-            x, (h, c) = layer.cell(x, [state[f"h_{n}"], state[f"c_{n}"]])
-            new_state[f"h_{n}"], new_state[f"c_{n}"] = h, c
-        return ops.log_softmax(self.projection(x), axis=-1), new_state, None
-
-    def _embed_tokens(self, tokens):
-        # A plain lookup: the layer would attach a padding mask that the cells below cannot take.
-        return ops.take(self.target_embedding.embeddings, tokens, axis=0)
+            x = self.lstm_step(n, layer, x, state, new_state)
+        return self.log_probs(x), new_state, None
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "embedding_dim": self.embedding_dim,
-                "units": self.units, "num_layers": self.num_layers, "reverse_source": self.reverse_source,
-                "use_cudnn": self.use_cudnn}
+        return {**super().get_config(), "units": self.units, "num_layers": self.num_layers,
+                "reverse_source": self.reverse_source, "use_cudnn": self.use_cudnn}

@@ -1,0 +1,41 @@
+"""Helpers the decoding loops share: checked scalars, the batch size, growing arrays, loop shape invariants."""
+
+import tensorflow as tf
+
+
+def growing_array(dtype):
+    """A TensorArray with one element per step, as many as the loop runs."""
+    return tf.TensorArray(dtype, size=0, dynamic_size=True)
+
+
+def loop_invariants(loop_vars):
+    """Shape invariants of `(step, tokens, model state, *decoder's own)` loop variables.
+
+    The model state may change its leading (rows) dimension only; the
+    decoder's tensors any dimension: their static sizes differ between the
+    step before the loop and the loop when the batch or beam size is dynamic.
+    """
+    step, tokens, state, *search = loop_vars
+
+    def any_shape(x):
+        return None if isinstance(x, tf.TensorArray) else tf.TensorShape([None] * x.shape.rank)
+
+    def any_rows(x):
+        return tf.TensorShape([None]).concatenate(x.shape[1:])
+
+    return (any_shape(step), any_shape(tokens), tf.nest.map_structure(any_rows, state),
+            *tf.nest.map_structure(any_shape, search))
+
+
+def at_least_one(value, name):
+    """`value` as an int32 scalar that carries a check `value >= 1` naming `name`."""
+    value = tf.cast(value, tf.int32)
+    with tf.control_dependencies([tf.debugging.assert_greater_equal(value, 1, message=f"{name} must be >= 1")]):
+        return tf.identity(value)
+
+
+def batch_size_of(state):
+    tensors = tf.nest.flatten(state)
+    if not tensors:
+        raise ValueError("initial_state must hold at least one tensor: its leading dimension is the batch size")
+    return tf.shape(tensors[0])[0]

@@ -1,0 +1,154 @@
+"""Translation exports (Sutskever, Cho, GNMT): text in, text out, every decoder in the graph.
+
+The signatures drive the models' `encode` / `decode_step` (the
+`EncoderDecoder` contract) through `zoo.decoding`; the wordpiece tokeniser
+runs in the graph (tensorflow-text kernels: load the SavedModel with
+`import tensorflow_text`, as TF Serving links them in).
+"""
+
+import json
+
+import tensorflow as tf
+
+from zoo import decoding
+from zoo.export.core import SERVING_SIGNATURE, checked, checked_shapes, portable_copy, write_export
+from zoo.export.tflite import freeze_to_tflite
+
+# A cap, so that one request cannot hold a server for long.
+MAX_BEAM_SIZE = 16
+_TEXT = tf.TensorSpec([None], tf.string, name="text")
+
+
+def _source_ids(tokenizer, text, max_length, signature):
+    """Raw text `[batch]` → source piece ids `[batch, <= max_length]`, padded; an empty source is an error.
+
+    A source longer than `max_length` pieces is cut to its first `max_length`.
+    """
+    pieces = tokenizer(checked_shapes((text,), ([None],))[0])
+    lengths = pieces.row_lengths()
+    empty = tf.where(tf.equal(lengths, 0))[:, 0]
+    ids = pieces[:, :max_length].to_tensor(tokenizer.pad_id)
+    # Keep a time axis for an empty batch.
+    ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]], constant_values=tokenizer.pad_id)
+    return checked(tf.size(empty) == 0, [f"{signature}: empty source text (no word piece) at batch index", empty], ids)
+
+
+def translation_step(model, tokenizer):
+    """The model's `decode_step` with padding and START ruled out, renormalised.
+
+    Training never targets them, so they are improbable but not impossible;
+    a decoder that emitted one would write nothing or start over.
+    """
+    never = tf.reduce_sum(tf.one_hot([tokenizer.pad_id, tokenizer.start_id], model.vocabulary_size, on_value=-1e9),
+                          axis=0)
+
+    def step(tokens, state):
+        log_probs, state, attention = model.decode_step(tokens, state)
+        return tf.nn.log_softmax(log_probs + never), state, attention
+
+    return step
+
+
+def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, beta=0.2):
+    """The serving signatures of a translation model.
+
+    - `serving_default`: `text` → `translation`, `score` (beam search with
+      the given `beam_size`, `alpha`, `beta`), and `attention`
+      `[batch, target, source]` for a model with attention;
+    - `beam_search`: `text`, `beam_size` (1 to MAX_BEAM_SIZE), `alpha`, `beta`
+      (finite, >= 0) → the n-best `translations` `[batch, beam]`, `scores`,
+      (`attention` `[batch, beam, target, source]`); empty slots (fewer
+      hypotheses than beams) are "" with score -inf;
+    - `greedy`: `text` → `translation`, `score` (the log-probability).
+
+    Sources are cut to `max_length` word pieces; translations end at `<eos>`
+    or after `max_length` pieces.
+    """
+    step = translation_step(model, tokenizer)
+
+    def search(text, size, a, b, signature):
+        source = _source_ids(tokenizer, text, max_length, signature)
+        return decoding.beam_search(step, model.encode(source), tokenizer.start_id, tokenizer.end_id, max_length, size,
+                                    a, b, source_mask=model.padding_mask(source))
+
+    @tf.function(input_signature=[_TEXT])
+    def translate(text):
+        out = search(text, beam_size, alpha, beta, SERVING_SIGNATURE)
+        result = {"translation": tokenizer.detokenize(out["ids"][:, 0]), "score": out["scores"][:, 0]}
+        if "attention" in out:
+            result["attention"] = out["attention"][:, 0]
+        return result
+
+    @tf.function(input_signature=[_TEXT, tf.TensorSpec([], tf.int32, name="beam_size"),
+                                  tf.TensorSpec([], tf.float32, name="alpha"),
+                                  tf.TensorSpec([], tf.float32, name="beta")])
+    def beam_search(text, beam_size, alpha, beta):
+        beam_size, alpha, beta = checked_shapes((beam_size, alpha, beta), ([], [], []))
+        beam_size = checked((beam_size >= 1) & (beam_size <= MAX_BEAM_SIZE),
+                            [f"beam_search: beam_size must be in [1, {MAX_BEAM_SIZE}], got", beam_size], beam_size)
+        alpha = checked(tf.math.is_finite(alpha) & (alpha >= 0.0),
+                        ["beam_search: alpha must be finite and >= 0, got", alpha], alpha)
+        beta = checked(tf.math.is_finite(beta) & (beta >= 0.0),
+                       ["beam_search: beta must be finite and >= 0, got", beta], beta)
+        out = search(text, beam_size, alpha, beta, "beam_search")
+        shape = tf.shape(out["ids"])
+        flat = tokenizer.detokenize(tf.reshape(out["ids"], [-1, shape[2]]))
+        result = {"translations": tf.reshape(flat, shape[:2]), "scores": out["scores"]}
+        if "attention" in out:
+            result["attention"] = out["attention"]
+        return result
+
+    @tf.function(input_signature=[_TEXT])
+    def greedy(text):
+        source = _source_ids(tokenizer, text, max_length, "greedy")
+        out = decoding.greedy(step, model.encode(source), tokenizer.start_id, tokenizer.end_id, max_length)
+        return {"translation": tokenizer.detokenize(out["ids"]), "score": out["log_prob"]}
+
+    return {SERVING_SIGNATURE: translate, "beam_search": beam_search, "greedy": greedy}
+
+
+def translation_to_tflite(model, tokenizer, max_length, quantize=False):
+    """Greedy translation of one sentence as TFLite: `text` string `[1]` → `ids` int32 `[1, max_length]`, `score`.
+
+    The wordpiece tokeniser runs as tensorflow-text's TFLite custom op (run
+    it with LiteRT's `InterpreterWithCustomOps` and `tensorflow_text.
+    tflite_registrar.SELECT_TFTEXT_OPS`); `ids` are 0 after the END id (3);
+    the device turns them into text with `vocab.txt` (id = line number; a
+    piece starting with `##` joins the previous one). The greedy loop is
+    `zoo.decoding.greedy` in its static-length mode, and the source is padded
+    to `max_length`, so every shape is static. `quantize`: dynamic-range
+    quantisation (see `freeze_to_tflite`).
+    """
+
+    @tf.function(input_signature=[tf.TensorSpec([1], tf.string, name="text")])
+    def translate(text):
+        pieces = tokenizer.tokenize_on_device(text)[:max_length]
+        source = tf.pad(pieces, [[0, max_length - tf.shape(pieces)[0]]], constant_values=tokenizer.pad_id)[None]
+        out = decoding.greedy(translation_step(model, tokenizer), model.encode(source), tokenizer.start_id,
+                              tokenizer.end_id, max_length, pad_id=tokenizer.pad_id, static_length=True)
+        return out["ids"], out["log_prob"]
+
+    return freeze_to_tflite(translate, model, custom_ops=True, quantize=quantize)
+
+
+def export_translation(model, tokenizer, export_base, max_length, beam_size=4, alpha=0.6, beta=0.2, tflite=True):
+    """Writes a translation model to `export_base/<next version>/`; returns that path.
+
+    Signatures: see `translation_functions`. `assets.extra/` holds the
+    tokenizer's `vocab.txt` (the shared wordpiece vocabulary),
+    `translation.json` (limits, defaults and reserved ids) and, with
+    `tflite=True`, `translation.tflite`.
+    """
+    portable = portable_copy(model)
+    signatures = translation_functions(portable, tokenizer, max_length, beam_size, alpha, beta)
+    extra_files = {
+        **tokenizer.assets(),
+        "translation.json": json.dumps({"max_length": max_length, "lower_case": tokenizer.lower_case,
+                                        "beam_size": beam_size, "alpha": alpha,
+                                        "beta": beta, "max_beam_size": MAX_BEAM_SIZE, "padding_id": tokenizer.pad_id,
+                                        "unknown_id": tokenizer.unk_id, "start_id": tokenizer.start_id,
+                                        "end_id": tokenizer.end_id}, indent=2),
+    }
+    if tflite:
+        extra_files["translation.tflite"] = translation_to_tflite(portable, tokenizer, max_length)
+    return write_export(export_base, portable, tokenizer.resources, signatures, extra_files)

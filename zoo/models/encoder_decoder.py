@@ -1,0 +1,120 @@
+"""What every translation model of the zoo shares (Sutskever 2014, Cho 2014, GNMT 2016)."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo.text.reserved import PAD_ID, START_ID
+
+
+class EncoderDecoder(keras.Model):
+    """Base class of the encoder-decoder models: embeddings, padding, the training call, the decoding contract.
+
+    It owns the source and target embeddings (`source_embedding`,
+    `target_embedding`; id `PAD_ID` is padding and is masked), the output
+    `projection` to the vocabulary, and `call`. A subclass keeps only what its
+    paper adds, in three methods:
+
+    - `teacher_forcing(source_ids, decoder_inputs, training)` → `(logits
+      [batch, T, vocabulary], attention [batch, T, S] or None)`: the whole
+      target at once, for training;
+    - `encode(source_ids)` → the decoding state: a dict of tensors whose
+      leading dimension is the batch (the decoders of `zoo.decoding` repeat
+      and reorder its rows for beams);
+    - `decode_step(tokens, state)` → `(log_probs, new_state, attention)`:
+      the previous target token of each row `[rows]` (`START_ID` first) and
+      the state → normalised log-probabilities of the next token `[rows,
+      vocabulary]`, the state after this step (same structure and shapes),
+      and the attention over the source `[rows, S]` or None. Running
+      `decode_step` over a target must give the log-softmax of
+      `teacher_forcing`'s logits, step by step.
+
+    Call arguments:
+        inputs: `(source_ids [batch, S], decoder_inputs [batch, T])`, int,
+            `PAD_ID`-padded; decoder inputs start with `START_ID`.
+        return_attention: also return the attention `[batch, T, S]` (models
+            with attention only).
+
+    Returns:
+        logits `[batch, T, vocabulary_size]` (and the attention).
+
+    Example (the contract, on a subclass):
+
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> from zoo.models import SutskeverSeq2Seq
+    >>> model = SutskeverSeq2Seq(vocabulary_size=20, embedding_dim=8, units=8, num_layers=2)
+    >>> source, decoder_inputs = np.array([[5, 6, 7]]), np.array([[2, 9, 10]])
+    >>> teacher_forced = ops.log_softmax(model((source, decoder_inputs)), axis=-1)
+    >>> state, steps = model.encode(source), []
+    >>> for t in range(3):
+    ...     log_probs, state, _ = model.decode_step(decoder_inputs[:, t], state)
+    ...     steps.append(log_probs)
+    >>> bool(np.allclose(np.stack(steps, axis=1), teacher_forced, atol=1e-5))
+    True
+    """
+
+    def __init__(self, vocabulary_size, embedding_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.source_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
+                                                       name="source_embedding")
+        self.target_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
+                                                       name="target_embedding")
+        self.projection = keras.layers.Dense(vocabulary_size, name="projection")
+
+    @staticmethod
+    def example_input():
+        """The smallest valid input: one source of one token, one decoder input (`START_ID`)."""
+        ids = np.full((1, 1), START_ID, np.int32)
+        return ids, ids
+
+    def call(self, inputs, training=False, return_attention=False):
+        source_ids, decoder_inputs = (ops.convert_to_tensor(ids, "int32") for ids in inputs)
+        logits, attention = self.teacher_forcing(source_ids, decoder_inputs, training)
+        if not return_attention:
+            return logits
+        if attention is None:
+            raise ValueError(f"{type(self).__name__} has no attention to return")
+        return logits, attention
+
+    def teacher_forcing(self, source_ids, decoder_inputs, training=False):
+        raise NotImplementedError
+
+    def encode(self, source_ids):
+        raise NotImplementedError
+
+    def decode_step(self, tokens, state):
+        raise NotImplementedError
+
+    @staticmethod
+    def padding_mask(ids):
+        """True for real tokens, False for padding."""
+        return ops.not_equal(ids, PAD_ID)
+
+    def embed_previous(self, tokens):
+        """Target embeddings of one step's tokens `[rows]` → `[rows, embedding_dim]`.
+
+        A plain lookup: the layer would attach a padding mask that the
+        recurrent cells of a step cannot take.
+        """
+        return ops.take(self.target_embedding.embeddings, tokens, axis=0)
+
+    def log_probs(self, features):
+        """Normalised log-probabilities of the next token from the projection's input."""
+        return ops.log_softmax(self.projection(features), axis=-1)
+
+    @staticmethod
+    def lstm_states(pairs):
+        """`[[h, c], ...]` per layer → the decoding state's `{"h_n": h, "c_n": c}`."""
+        return {f"{part}_{n}": pair[i] for n, pair in enumerate(pairs) for i, part in enumerate("hc")}
+
+    @staticmethod
+    def lstm_step(n, layer, inputs, state, new_state):
+        """One step of LSTM layer `n` from `state`'s `h_n`, `c_n`; writes them to `new_state`, returns the output."""
+        output, (new_state[f"h_{n}"], new_state[f"c_{n}"]) = layer.cell(inputs, [state[f"h_{n}"], state[f"c_{n}"]])
+        return output
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "embedding_dim": self.embedding_dim}
