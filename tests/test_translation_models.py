@@ -1,5 +1,7 @@
 """Sutskever 2014, Cho 2014 and GNMT: the papers' wiring, one-step decoding = teacher forcing, save/load."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -157,3 +159,12 @@ def test_gnmt_bottom_encoder_layer_reads_both_ways():
 def test_gnmt_wants_room_for_its_structure():
     with pytest.raises(ValueError, match="at least 2 encoder layers"):
         GNMT(VOCABULARY, encoder_layers=1)
+
+
+@pytest.mark.parametrize("name", ["sutskever", "cho", "gnmt"])
+def test_a_keras_file_of_the_version_before_the_encoder_decoder_base_loads(name):
+    """`.keras` files restore layers in creation order: the base class must not have moved any."""
+    folder = os.path.join(os.path.dirname(__file__), "data", "saved_before_encoder_decoder")
+    model = keras.models.load_model(os.path.join(folder, f"{name}.keras"))
+    ids = np.array([[5, 6, 7], [8, 9, 0]], np.int32)
+    np.testing.assert_allclose(model((ids, ids)).numpy(), np.load(os.path.join(folder, "logits.npz"))[name], atol=1e-6)

@@ -56,6 +56,7 @@ class ChoEncoderDecoder(EncoderDecoder):
         self.decoder_start = keras.layers.Dense(units, activation="tanh", name="decoder_start")  # tanh(V' c)
         self.decoder = keras.layers.GRU(units, reset_after=False, return_sequences=True, name="decoder")
         self.maxout = Maxout(maxout_units, pool_size=2, name="maxout")
+        self.projection = keras.layers.Dense(vocabulary_size, name="projection")  # G
 
     def teacher_forcing(self, source_ids, decoder_inputs, training=False):
         c = self.context(source_ids, training)

@@ -11,9 +11,11 @@ class EncoderDecoder(keras.Model):
     """Base class of the encoder-decoder models: embeddings, padding, the training call, the decoding contract.
 
     It owns the source and target embeddings (`source_embedding`,
-    `target_embedding`; id `PAD_ID` is padding and is masked), the output
-    `projection` to the vocabulary, and `call`. A subclass keeps only what its
-    paper adds, in three methods:
+    `target_embedding`; id `PAD_ID` is padding and is masked) and `call`. A
+    subclass keeps only what its paper adds: its layers, ending with
+    `projection`, the output layer over the vocabulary (created last: a
+    `.keras` file restores layers in the order they were created, so moving
+    it would break the files of earlier versions), and three methods:
 
     - `teacher_forcing(source_ids, decoder_inputs, training)` → `(logits
       [batch, T, vocabulary], attention [batch, T, S] or None)`: the whole
@@ -62,7 +64,6 @@ class EncoderDecoder(keras.Model):
                                                        name="source_embedding")
         self.target_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
                                                        name="target_embedding")
-        self.projection = keras.layers.Dense(vocabulary_size, name="projection")
 
     @staticmethod
     def example_input():

@@ -69,6 +69,7 @@ class GNMT(EncoderDecoder):
         self.decoder = [keras.layers.LSTM(units, return_sequences=True, use_cudnn=use_cudnn, name=f"decoder_{n}")
                         for n in range(decoder_layers)]
         self.attention = AdditiveAttention(attention_units, name="attention")
+        self.projection = keras.layers.Dense(vocabulary_size, name="projection")
 
     def teacher_forcing(self, source_ids, decoder_inputs, training=False):
         encoded, source_mask, states = self._encode(source_ids, training)

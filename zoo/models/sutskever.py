@@ -53,6 +53,7 @@ class SutskeverSeq2Seq(EncoderDecoder):
                                           name=f"encoder_{n}") for n in range(num_layers)]
         self.decoder = [keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
                                           name=f"decoder_{n}") for n in range(num_layers)]
+        self.projection = keras.layers.Dense(vocabulary_size, name="projection")
 
     def teacher_forcing(self, source_ids, decoder_inputs, training=False):
         states = self._encoder_states(source_ids, training)
