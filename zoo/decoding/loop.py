@@ -10,23 +10,25 @@ from zoo.decoding.tensors import at_least_one, batch_size_of, growing_array, loo
 from zoo.text.reserved import PAD_ID
 
 
-def decode(step_fn, initial_state, first_input, max_length, choose, end_id=None, pad_value=0,
+def decode(step_fn, initial_state, first_input, max_length, choose, is_end=None, pad_value=0,
            static_length=False):
     """The loop every generator runs: each row feeds back what `choose` picks from the step's output.
 
     Step t (from 0) calls `step_fn(inputs, state) -> (output, new_state,
     attention)` on the previous picks (`first_input` at t = 0), then
     `choose(output, t) -> (picked [rows, ...], log_prob [rows])`. A row ends
-    after it picks `end_id`; from then on it is fed its last pick again (a
-    token the model knows), and `pad_value` is written in its place.
+    with the step where `is_end(output, picked)` is true (its pick is kept);
+    from then on it is fed its last pick again (a token the model knows), and
+    `pad_value` is written in its place.
 
     Args:
-        step_fn, initial_state: the model (module docstring); `output` and
-            the picks may be any `[rows, ...]` tensors, e.g. pen offsets.
+        step_fn, initial_state: the model (package docstring); `output` may
+            be any nest and the picks any `[rows, ...]` tensor, e.g. pen offsets.
         first_input: `[batch, ...]`, what step 0 reads.
         max_length: int ≥ 1, Python or scalar tensor: most steps per row.
         choose: `(output, t) -> (picked, log_prob)`.
-        end_id: the pick that ends a row (tokens), or None: every row runs `max_length` steps.
+        is_end: `(output, picked) -> bool [rows]`, e.g. the pick is `<eos>`;
+            None: every row runs `max_length` steps.
         pad_value: written after a row's end.
         static_length: write into tensors of `max_length` steps (a Python
             int) instead of growing TensorArrays, for TFLite.
@@ -34,7 +36,8 @@ def decode(step_fn, initial_state, first_input, max_length, choose, end_id=None,
     Returns:
         dict: `outputs` `[batch, T, ...]` (the picks, `pad_value` after the
         end; T = the steps run, or `max_length` with `static_length`);
-        `lengths` int32 `[batch]` (picks up to and including `end_id`);
+        `lengths` int32 `[batch]` (picks up to and including the end);
+        `ended` bool `[batch]`, false for the rows that ran out of steps;
         `log_prob` float32 `[batch]`, the sum of those picks' log-probabilities;
         and, when the model has attention, `attention` float32 `[batch, T,
         source_length]` (zero after the end).
@@ -53,7 +56,7 @@ def decode(step_fn, initial_state, first_input, max_length, choose, end_id=None,
             if attention is not None:
                 history["attention"] = _new_history(tf.cast(attention, tf.float32), 0.0, static_length and max_length)
         ended = rows["ended"]
-        now_ended = ended if end_id is None else tf.logical_or(ended, tf.equal(picked, end_id))
+        now_ended = ended if is_end is None else tf.logical_or(ended, is_end(output, picked))
         rows = {"ended": now_ended, "length": rows["length"] + tf.cast(tf.logical_not(ended), tf.int32),
                 "log_prob": rows["log_prob"] + tf.where(ended, 0.0, tf.cast(log_prob, tf.float32))}
         history = {**history, "outputs": _write(history["outputs"], t, _where_rows(ended, pad_value, picked))}
@@ -80,14 +83,14 @@ def decode(step_fn, initial_state, first_input, max_length, choose, end_id=None,
     invariants = None if static_length else loop_invariants(loop_vars)
     _, _, _, rows, history = tf.while_loop(more, body, loop_vars, shape_invariants=invariants)
     out = {name: _batch_major(_stack(x)) for name, x in history.items()}
-    return {**out, "lengths": rows["length"], "log_prob": rows["log_prob"]}
+    return {**out, "lengths": rows["length"], "ended": rows["ended"], "log_prob": rows["log_prob"]}
 
 
 def greedy(step_fn, initial_state, start_id, end_id, max_length, pad_id=PAD_ID, static_length=False):
     """Greedy decoding: the most probable token at each step (the first one on a tie).
 
     Args:
-        step_fn, initial_state: the model (see the module docstring).
+        step_fn, initial_state: the model (see the package docstring).
         start_id: int, scalar or `[batch]`: the first input token.
         end_id: int scalar, the `<eos>` id; None: rows never end before `max_length`.
         max_length: int ≥ 1, Python or scalar tensor: most tokens per row, `<eos>` included.
@@ -144,9 +147,9 @@ def sample(step_fn, initial_state, start_id, end_id, max_length, temperature=1.0
 def _decode_tokens(step_fn, initial_state, start_id, end_id, max_length, pad_id, choose, static_length):
     """`decode` over tokens: every row starts from `start_id`; `outputs` are the `ids`."""
     first = tf.broadcast_to(tf.cast(start_id, tf.int32), [batch_size_of(initial_state)])
-    out = decode(step_fn, initial_state, first, max_length, choose,
-                 end_id=None if end_id is None else tf.cast(end_id, tf.int32), pad_value=tf.cast(pad_id, tf.int32),
-                 static_length=static_length)
+    is_end = None if end_id is None else lambda output, token: tf.equal(token, tf.cast(end_id, tf.int32))
+    out = decode(step_fn, initial_state, first, max_length, choose, is_end=is_end,
+                 pad_value=tf.cast(pad_id, tf.int32), static_length=static_length)
     out["ids"] = out.pop("outputs")
     return out
 

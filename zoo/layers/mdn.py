@@ -190,19 +190,34 @@ class MixtureDensityOutput(keras.layers.Layer):
     def sample(self, y_hat, bias=0.0, seed=(0, 0)):
         """Draws (Δx, Δy, end of stroke) `[..., 3]` from ŷ `[..., 1 + 6M]` with bias b.
 
-        `seed` is a stateless seed (a shape-[2] int tensor or pair): the same
-        seed gives the same sample, inside a graph too.
+        `seed` is a stateless seed: a shape-[2] int tensor or pair for the
+        whole batch, or `[rows, 2]`, one per row of ŷ `[rows, 1 + 6M]`, so that
+        each row's draw depends on its own seed only. The same seed gives the
+        same sample, inside a graph too. `bias` is a number or `[rows, 1]`.
         """
         m = self.num_components
         p = self.mixture(tf.reshape(y_hat, (-1, 1 + 6 * m)), bias)
-        seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
-        component = tf.random.stateless_categorical(tf.math.log(p["weights"]), 1, seeds[0])[:, 0]
+        seed = tf.cast(seed, tf.int64)
+        if seed.shape.rank == 2:
+            uniform = tf.map_fn(lambda row_seed: tf.random.stateless_uniform([4], row_seed), seed,
+                                fn_output_signature=tf.float32)
+            # Inverse CDF for the component, Box-Muller for the two normals.
+            cdf = tf.cumsum(p["weights"], axis=-1)
+            component = tf.minimum(tf.reduce_sum(tf.cast(cdf <= uniform[:, :1], tf.int32), axis=-1), m - 1)
+            radius = tf.sqrt(-2.0 * tf.math.log(1.0 - uniform[:, 1]))
+            angle = 2.0 * math.pi * uniform[:, 2]
+            normal = tf.stack([radius * tf.cos(angle), radius * tf.sin(angle)], axis=-1)
+            eos_draw = uniform[:, 3]
+        else:
+            seeds = tf.random.experimental.stateless_split(seed, 3)
+            component = tf.random.stateless_categorical(tf.math.log(p["weights"]), 1, seeds[0])[:, 0]
+            normal = tf.random.stateless_normal(tf.stack([tf.size(component), 2]), seeds[1], dtype=p["mu1"].dtype)
+            eos_draw = tf.random.stateless_uniform(tf.shape(component), seeds[2])
         mu1, mu2, s1, s2, rho = (tf.gather(p[k], component, batch_dims=1)
                                  for k in ("mu1", "mu2", "sigma1", "sigma2", "rho"))
-        normal = tf.random.stateless_normal(tf.stack([tf.size(component), 2]), seeds[1], dtype=mu1.dtype)
         x1 = mu1 + s1 * normal[:, 0]
         x2 = mu2 + s2 * (rho * normal[:, 0] + tf.sqrt(1.0 - rho**2) * normal[:, 1])
-        eos = tf.cast(tf.random.stateless_uniform(tf.shape(x1), seeds[2]) < p["end_of_stroke"], x1.dtype)
+        eos = tf.cast(eos_draw < p["end_of_stroke"], x1.dtype)
         return tf.reshape(tf.stack([x1, x2, eos], axis=-1), tf.concat([tf.shape(y_hat)[:-1], [3]], 0))
 
     def get_config(self):

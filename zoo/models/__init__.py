@@ -4,8 +4,9 @@ from zoo.models.cho import ChoEncoderDecoder
 from zoo.models.encoder_decoder import EncoderDecoder
 from zoo.models.gnmt import GNMT
 from zoo.models.graves import GravesHandwritingModel, GravesTextModel
+from zoo.models.graves_synthesis import GravesSynthesisModel
 from zoo.models.han import HierarchicalAttentionNetwork
 from zoo.models.sutskever import SutskeverSeq2Seq
 
-__all__ = ["ChoEncoderDecoder", "EncoderDecoder", "GNMT", "GravesHandwritingModel", "GravesTextModel", "HierarchicalAttentionNetwork",
+__all__ = ["ChoEncoderDecoder", "EncoderDecoder", "GNMT", "GravesHandwritingModel", "GravesSynthesisModel", "GravesTextModel", "HierarchicalAttentionNetwork",
            "SutskeverSeq2Seq"]
