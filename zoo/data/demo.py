@@ -10,7 +10,9 @@ the same reader:
 - `write_demo_parallel`: a translation task as `{train,valid,test}.{src,tgt}`
   (read by `zoo.data.parallel`);
 - `write_demo_strokes`: online handwriting as IAM-OnDB line stroke XML (read
-  by `zoo.data.handwriting`).
+  by `zoo.data.handwriting`);
+- `write_demo_synthesis`: handwriting with its text, as IAM-OnDB line stroke
+  XML and `ascii/` transcriptions (read by `zoo.data.handwriting_text`).
 
 The readers import this module to write a missing demo set, so it imports no
 reader: the names both sides need are defined here.
@@ -34,6 +36,8 @@ PARALLEL_SPLITS = ("train", "valid", "test")
 DEMO_LANGUAGES = ("src", "tgt")
 # IAM-OnDB's folder of line stroke XML files, as its archive unpacks.
 IAM_ONDB_TREE = "lineStrokes"
+# ... and its folder of transcriptions, a file a form.
+IAM_ONDB_ASCII_TREE = "ascii"
 
 
 def filler_words(count=300, seed=1):
@@ -176,6 +180,75 @@ def write_demo_strokes(folder, lines=120, seed=2013):
         _write_line_xml(path, strokes)
 
 
+# The demo synthesis set's letters, as pen strokes (polylines) in x-heights: x to the right, y up, baseline 0.
+DEMO_FONT = {
+    "a": [[(0.55, 0.8), (0.3, 1.0), (0.05, 0.6), (0.2, 0.05), (0.5, 0.2), (0.55, 1.0), (0.6, 0.0)]],
+    "e": [[(0.05, 0.5), (0.55, 0.55), (0.45, 0.9), (0.25, 1.0), (0.05, 0.7), (0.1, 0.2), (0.35, 0.0), (0.6, 0.15)]],
+    "i": [[(0.1, 1.0), (0.1, 0.0)], [(0.1, 1.35), (0.12, 1.4)]],
+    "l": [[(0.1, 2.0), (0.1, 0.2), (0.25, 0.0)]],
+    "n": [[(0.05, 0.0), (0.05, 1.0), (0.05, 0.7), (0.3, 1.0), (0.55, 0.8), (0.55, 0.0)]],
+    "o": [[(0.3, 1.0), (0.05, 0.75), (0.05, 0.25), (0.3, 0.0), (0.55, 0.25), (0.55, 0.75), (0.3, 1.0)]],
+    "t": [[(0.2, 1.7), (0.2, 0.1), (0.35, 0.0)], [(0.0, 1.0), (0.45, 1.0)]],
+    "v": [[(0.0, 1.0), (0.3, 0.0), (0.6, 1.0)]],
+}
+_FONT_STEP = 0.35  # longest pen move within a stroke, in x-heights: a few points a segment
+
+
+def write_demo_synthesis(folder, lines=420, lines_per_form=6, seed=2013):
+    """Writes generated transcribed handwriting in IAM-OnDB's layout, for Graves's §5 synthesis demo.
+
+    Each line is 3-6 words of 2-5 letters from `DEMO_FONT` (8 letters), each
+    letter drawn from its polylines with a little jitter, per-line size and
+    slant and per-letter size variation, left to right, the pen lifted
+    between letters. Stroke XML goes to
+    `lineStrokes/s01/s01-NNN/s01-NNNx-MM.xml`, the text to
+    `ascii/s01/s01-NNN/s01-NNNx.txt` (an `OCR:` section holding the form's
+    text as one line, then the `CSR:` section, a line per stroke file), so
+    the demo goes through `zoo.data.handwriting_text`'s reader. About 10
+    points a letter, so a small synthesis network learns it in minutes. Each
+    file is written atomically; the set is a pure function of the arguments.
+
+    Args:
+        folder: where `lineStrokes/` and `ascii/` go.
+        lines: text lines in all; `lines_per_form` of them a form (the last form may hold fewer).
+        seed: the random seed.
+    """
+    rng = random.Random(seed)
+    letters = sorted(DEMO_FONT)
+    for first in range(0, lines, lines_per_form):
+        form = f"s01-{first // lines_per_form:03d}"
+        texts = []
+        for number in range(1, min(lines_per_form, lines - first) + 1):
+            words = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 5))) for _ in range(rng.randint(3, 6))]
+            texts.append(" ".join(words))
+            path = os.path.join(folder, IAM_ONDB_TREE, "s01", form, f"{form}x-{number:02d}.xml")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            _write_line_xml(path, _draw_line(words, rng))
+        path = os.path.join(folder, IAM_ONDB_ASCII_TREE, "s01", form, f"{form}x.txt")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _write_atomically(path, f"OCR:\n\n{' '.join(texts)}\n\nCSR:\n\n" + "".join(t + "\n" for t in texts))
+
+
+def _draw_line(words, rng):
+    """Tracker-unit strokes (y down) of `words` written with `DEMO_FONT`."""
+    size, slant = rng.uniform(40.0, 60.0), rng.uniform(-0.1, 0.3)  # x-height in tracker units; x shift per y
+    x, baseline, strokes = 300.0 + rng.uniform(0.0, 100.0), 1000.0, []
+    for word in words:
+        for letter in word:
+            scale = size * rng.uniform(0.9, 1.1)
+            for polyline in DEMO_FONT[letter]:
+                stroke = []
+                for (x0, y0), (x1, y1) in zip(polyline, polyline[1:]):
+                    steps = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / _FONT_STEP))
+                    stroke += [(x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps) for k in range(steps)]
+                stroke.append(polyline[-1])
+                strokes.append([(round(x + scale * (px + slant * py) + rng.gauss(0.0, 1.0)),
+                                 round(baseline - scale * py + rng.gauss(0.0, 1.0))) for px, py in stroke])
+            x += scale * (max(px for polyline in DEMO_FONT[letter] for px, _ in polyline) + rng.uniform(0.15, 0.3))
+        x += size * rng.uniform(0.6, 0.9)
+    return strokes
+
+
 def _write_line_xml(path, strokes):
     root = ElementTree.Element("WhiteboardCaptureSession")
     stroke_set = ElementTree.SubElement(root, "StrokeSet")
@@ -183,4 +256,13 @@ def _write_line_xml(path, strokes):
         element = ElementTree.SubElement(stroke_set, "Stroke", colour="black")
         for x, y in stroke:
             ElementTree.SubElement(element, "Point", x=str(x), y=str(y))
-    ElementTree.ElementTree(root).write(path, encoding="ISO-8859-1", xml_declaration=True)
+    temporary = f"{path}.{os.getpid()}.tmp"  # a reader never sees half a file
+    ElementTree.ElementTree(root).write(temporary, encoding="ISO-8859-1", xml_declaration=True)
+    os.replace(temporary, path)
+
+
+def _write_atomically(path, text):
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w", encoding="ISO-8859-1", newline="\n") as f:
+        f.write(text)
+    os.replace(temporary, path)

@@ -10,7 +10,9 @@ The first point of a line has offset (0, 0).
 
 The IAM's own train/test lists are a separate download; `split_by_form`
 splits deterministically by form (every line of a form, one writer's page,
-lands in the same split), so no writer's page is in two splits.
+lands in the same split), so no writer's page is in two splits. The lines with
+their text, for §5 synthesis, and the IAM task split lists are
+`zoo.data.handwriting_text`'s.
 
 `demo.write_demo_strokes` writes a small generated set in the same XML
 layout, so the offline demo goes through the same reader.
@@ -48,19 +50,26 @@ class Handwriting:
         return sum(len(s) for s in self.strokes)
 
 
-def read_iam_ondb(data_dir, max_lines=0):
+def read_iam_ondb(data_dir, max_lines=0, whole_forms=False):
     """Reads every line of IAM-OnDB's `lineStrokes` from `data_dir`, sorted by name.
 
-    `data_dir` holds `lineStrokes-all.tar.gz` or the extracted `lineStrokes/`
-    folder. `max_lines` > 0 keeps the first that many lines (by name), for
-    quick runs.
+    Args:
+        data_dir: holds `lineStrokes-all.tar.gz` or the extracted `lineStrokes/` folder.
+        max_lines: > 0 keeps the first that many lines (in the archive's or the
+            sorted tree's order), for quick runs.
+        whole_forms: with `max_lines`, goes on reading the lines of the form
+            the cut falls in, so that no form is cut in two (the transcribed
+            reader matches a form's lines to its text by their count).
+
+    Returns:
+        A `Handwriting`.
     """
     archive, tree = os.path.join(data_dir, ARCHIVE), os.path.join(data_dir, IAM_ONDB_TREE)
     if os.path.isdir(tree):
         files = sorted(os.path.join(root, name) for root, _, names in os.walk(tree)
                        for name in names if name.endswith(".xml"))
-        members = ((path, lambda path=path: open(path, "rb")) for path in files[: max_lines or None])
-        return _parse_lines(members, tree)
+        members = ((path, lambda path=path: open(path, "rb")) for path in files)
+        return _parse_lines(members, tree, max_lines, whole_forms)
     if not os.path.exists(archive):
         raise DataError(f"no {ARCHIVE} or {IAM_ONDB_TREE}/ in {data_dir} (IAM-OnDB is handed out by the IAM after "
                         "registration: fki.tic.heia-fr.ch/databases/iam-on-line-handwriting-database)")
@@ -69,19 +78,22 @@ def read_iam_ondb(data_dir, max_lines=0):
             # The archive is read once, in order; lines come out sorted by name after parsing.
             members = ((f"{archive}:{m.name}", lambda m=m: tar.extractfile(m)) for m in tar
                        if m.isfile() and m.name.endswith(".xml"))
-            handwriting = _parse_lines(members, tree, max_lines)
+            handwriting = _parse_lines(members, tree, max_lines, whole_forms)
     except (tarfile.TarError, EOFError, OSError) as e:
         raise DataError(f"{archive}: not a readable tar.gz: {e}") from e
     return handwriting
 
 
-def _parse_lines(members, tree, max_lines=0):
-    lines = {}
+def _parse_lines(members, tree, max_lines=0, whole_forms=False):
+    lines, last = {}, None
     for where, open_member in members:
-        with open_member() as f:
-            lines[os.path.basename(where)[: -len(".xml")]] = _line_offsets(f, where)
-        if max_lines and len(lines) == max_lines:
+        name = os.path.basename(where)[: -len(".xml")]
+        # A form's files sit together in the tree and in the archive, so its last one comes before any other form's.
+        if max_lines and len(lines) >= max_lines and not (whole_forms and _form(name) == _form(last)):
             break
+        with open_member() as f:
+            lines[name] = _line_offsets(f, where)
+        last = name
     if not lines:
         raise DataError(f"no line stroke XML files under {tree}")
     names = sorted(lines)
@@ -115,12 +127,15 @@ def split_by_form(handwriting, holdout_every=20):
     forms = sorted({_form(n) for n in handwriting.names})
     split_of = {form: ("test" if i % holdout_every == 0 else "valid" if i % holdout_every == 1 else "train")
                 for i, form in enumerate(forms)}
-    parts = {"train": Handwriting([], []), "valid": Handwriting([], []), "test": Handwriting([], [])}
-    for name, strokes in zip(handwriting.names, handwriting.strokes):
-        part = parts[split_of[_form(name)]]
-        part.names.append(name)
-        part.strokes.append(strokes)
-    return parts["train"], parts["valid"], parts["test"]
+    return tuple(select_lines(handwriting, [i for i, name in enumerate(handwriting.names)
+                                            if split_of[_form(name)] == part])
+                 for part in ("train", "valid", "test"))
+
+
+def select_lines(handwriting, indices):
+    """The lines at `indices`, in that order, as the same class (a subclass's per-line fields, e.g. texts, too)."""
+    return dataclasses.replace(handwriting, **{field.name: [getattr(handwriting, field.name)[i] for i in indices]
+                                               for field in dataclasses.fields(handwriting)})
 
 
 def _form(line_name):
@@ -138,10 +153,14 @@ def offset_statistics(handwriting):
 
 
 def normalise(handwriting, mean, std):
-    """Offsets scaled to zero mean, unit variance per axis (the end-of-stroke bit is kept)."""
+    """Offsets scaled to zero mean, unit variance per axis (the end-of-stroke bit is kept).
+
+    Returns the same class as `handwriting`, with its other fields (e.g. texts).
+    """
     scale = np.array([*std, 1.0], np.float32)
     shift = np.array([*mean, 0.0], np.float32)
-    return Handwriting(list(handwriting.names), [(s - shift) / scale for s in handwriting.strokes])
+    return dataclasses.replace(handwriting, names=list(handwriting.names),
+                               strokes=[(s - shift) / scale for s in handwriting.strokes])
 
 
 def next_point_windows(handwriting, sequence_length):
