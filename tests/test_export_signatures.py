@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from conftest import tflite_interpreter
 from zoo import export, text
-from zoo.models import (GNMT, ChoEncoderDecoder, GravesHandwritingModel, GravesTextModel,
+from zoo.models import (GNMT, ChoEncoderDecoder, GravesHandwritingModel, GravesSynthesisModel, GravesTextModel,
                         HierarchicalAttentionNetwork, SutskeverSeq2Seq)
 
 EXPECTED = os.path.join(os.path.dirname(__file__), "data", "export_signatures.json")
@@ -80,6 +80,11 @@ def exports(tmp_path_factory):
         "graves_handwriting": export.export_graves_handwriting(handwriting, (0.5, 0.0), (2.0, 2.0),
                                                                str(base / "graves_handwriting")),
     }
+    synthesis = GravesSynthesisModel(characters.vocabulary_size, units=4, num_layers=2, num_components=2,
+                                     window_components=2)
+    synthesis(synthesis.example_input())
+    paths["graves_synthesis"] = export.export_synthesis(synthesis, characters, (0.5, 0.0), (2.0, 2.0),
+                                                        str(base / "graves_synthesis"))
     pieces = text.SubwordTokenizer(PIECES)
     for name, build in TRANSLATORS.items():
         model = build(pieces.vocabulary_size)

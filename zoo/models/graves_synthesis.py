@@ -38,6 +38,9 @@ class GravesSynthesisModel(keras.Model):
     Args:
         alphabet_size: character ids, `[PAD]` (0) and `[UNK]` (1) included.
         units, num_layers, num_components, window_components: sizes.
+        window_step: characters the window moves a point at the start of
+            training (`SoftWindow`'s `initial_step`); about 1 / the data's
+            points per character.
 
     Call arguments:
         inputs: `(strokes [batch, time, 3], char_ids [batch, U])`: normalised
@@ -64,7 +67,8 @@ class GravesSynthesisModel(keras.Model):
     ((2, 3), (2, 3))
     """
 
-    def __init__(self, alphabet_size, units=400, num_layers=3, num_components=20, window_components=10, **kwargs):
+    def __init__(self, alphabet_size, units=400, num_layers=3, num_components=20, window_components=10,
+                 window_step=0.05, **kwargs):
         super().__init__(**kwargs)
         if alphabet_size < 3:
             raise ValueError(f"alphabet_size must be at least 3 (padding, [UNK], a character), got {alphabet_size}")
@@ -75,7 +79,8 @@ class GravesSynthesisModel(keras.Model):
         self.num_layers = num_layers
         self.num_components = num_components
         self.window_components = window_components
-        self.windowed = WindowedLSTM(units, window_components, name="windowed_lstm")
+        self.window_step = window_step
+        self.windowed = WindowedLSTM(units, window_components, window_step, name="windowed_lstm")
         self.upper = [keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=False,
                                         name=f"lstm_{n}") for n in range(1, num_layers)]
         self.mixture_density = MixtureDensityOutput(num_components, name="mixture_density")
@@ -159,4 +164,4 @@ class GravesSynthesisModel(keras.Model):
     def get_config(self):
         return {**super().get_config(), "alphabet_size": self.alphabet_size, "units": self.units,
                 "num_layers": self.num_layers, "num_components": self.num_components,
-                "window_components": self.window_components}
+                "window_components": self.window_components, "window_step": self.window_step}

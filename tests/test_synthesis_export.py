@@ -1,0 +1,96 @@
+"""Handwriting synthesis export: text in, strokes out, in a process without zoo; per-row answers; bad input."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import run_python
+from zoo import export, text
+from zoo.models import GravesSynthesisModel
+
+ALPHABET = ["[PAD]", "[UNK]", " ", "a", "b", "c"]
+MEAN, STD = (2.0, -1.0), (10.0, 5.0)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    keras.utils.set_random_seed(4)
+    model = GravesSynthesisModel(len(ALPHABET), units=8, num_layers=2, num_components=2, window_components=2)
+    model(model.example_input())
+    return model, export.export_synthesis(model, text.CharacterTokenizer(ALPHABET), MEAN, STD,
+                                          str(tmp_path_factory.mktemp("synthesis")))
+
+
+@pytest.fixture(scope="module")
+def write(exported):
+    return tf.saved_model.load(exported[1]).signatures["serving_default"]
+
+
+def request(texts, bias=None, seed=None):
+    rows = len(texts)
+    return {"text": tf.constant(texts), "bias": tf.constant(bias if bias is not None else [1.0] * rows),
+            "seed": tf.constant(seed if seed is not None else list(range(rows)), tf.int64)}
+
+
+def test_strokes_are_the_models_in_data_units(exported, write):
+    model, _ = exported
+    out = write(**request(["ab c", "ba"], bias=[0.5, 2.0], seed=[3, 4]))
+    direct = model.sample(np.array([[3, 4, 2, 5], [4, 3, 0, 0]], np.int32), 4 * 40, [0.5, 2.0], [3, 4])
+    lengths = out["lengths"].numpy()
+    np.testing.assert_array_equal(lengths, direct["lengths"].numpy())
+    np.testing.assert_array_equal(out["finished"].numpy(), direct["finished"].numpy())
+    for row, length in enumerate(lengths):
+        expected = direct["strokes"].numpy()[row, :length] * [*STD, 1.0] + [*MEAN, 0.0]
+        np.testing.assert_allclose(out["strokes"].numpy()[row, :length], expected, rtol=1e-5, atol=1e-4)
+        assert not out["strokes"].numpy()[row, length:].any() and not out["alignment"].numpy()[row, length:].any()
+    assert out["alignment"].shape[2] == 4
+
+
+def test_an_empty_text_gets_no_strokes_and_leaves_the_other_rows_alone(write):
+    alone = write(**request(["ab"], bias=[1.0], seed=[9]))
+    mixed = write(**request(["", "ab", "   "], bias=[1.0, 1.0, 1.0], seed=[5, 9, 6]))
+    assert mixed["lengths"].numpy()[0] == 0 and not mixed["finished"].numpy()[0]
+    length = alone["lengths"].numpy()[0]
+    assert mixed["lengths"].numpy()[1] == length
+    np.testing.assert_allclose(mixed["strokes"].numpy()[1, :length], alone["strokes"].numpy()[0, :length], atol=1e-5)
+
+
+def test_characters_outside_the_alphabet_are_written_as_unknown(write):
+    out = write(**request(["a☃b"]))
+    assert out["alignment"].shape[2] == 3 and out["lengths"].numpy()[0] > 0
+
+
+@pytest.mark.parametrize("inputs, message", [
+    (request(["a" * (export.MAX_TEXT_CHARACTERS + 1)]), f"longer than {export.MAX_TEXT_CHARACTERS} characters"),
+    (request(["ab"], bias=[-1.0]), "bias must be finite and >= 0"),
+    (request(["ab"], bias=[float("nan")]), "bias must be finite and >= 0"),
+    ({**request(["ab", "ba"]), "seed": tf.constant([1], tf.int64)}, "same batch size"),
+])
+def test_bad_requests_name_the_argument(write, inputs, message):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        write(**inputs)
+
+
+WRITE_WITHOUT_ZOO = r"""
+import json, sys
+import tensorflow as tf
+model = tf.saved_model.load(sys.argv[1])
+out = model.signatures["serving_default"](text=tf.constant(["abc"]), bias=tf.constant([1.5]),
+                                          seed=tf.constant([2], tf.int64))
+leaked = sorted(m for m in sys.modules if m.split(".")[0] == "zoo")
+print(json.dumps({"leaked": leaked, "outputs": sorted(out), "lengths": out["lengths"].numpy().tolist()}))
+"""
+
+
+def test_loads_and_writes_in_a_process_without_zoo(exported, tmp_path):
+    result = run_python(["-c", WRITE_WITHOUT_ZOO, exported[1]], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["leaked"] == [] and answer["outputs"] == ["alignment", "finished", "lengths", "strokes"]
+    assert answer["lengths"][0] > 0
+    extra = os.path.join(exported[1], export.EXTRA_DIR)
+    assert sorted(os.listdir(extra)) == ["characters.json", "normalisation.json"]
