@@ -118,7 +118,7 @@ def train_and_export():
           " ".join(pictures))
 
     model.save(os.path.join(FLAGS.model_dir, "graves_synthesis.keras"))
-    path = export.export_synthesis(model, tokenizer, mean, std, FLAGS.export_dir)
+    path = export.export_synthesis(model, tokenizer, mean, std, FLAGS.export_dir, tflite=FLAGS.tflite)
     with open(os.path.join(FLAGS.model_dir, "metrics.json"), "w") as f:
         json.dump({"dataset": FLAGS.dataset, "valid_nll_per_line": per_line, "valid_nll_per_point": per_point,
                    "valid_lines": len(valid), "train_lines": len(train), "offset_mean": mean, "offset_std": std,

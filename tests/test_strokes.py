@@ -8,6 +8,7 @@ import tensorflow as tf
 from conftest import REPO, run_python
 
 from zoo import strokes
+from zoo.strokes import __main__ as strokes_cli
 
 SVG = "{http://www.w3.org/2000/svg}"
 # Two strokes: (0,0) → (1,0) → (1,1), pen up, (3,1) → (3,0).
@@ -140,3 +141,179 @@ def test_cli_errors_are_one_line(tmp_path, case):
     errors = [line for line in result.stderr.splitlines() if line.startswith("zoo.strokes: error:")]
     assert len(errors) == 1 and re.search(message, errors[0]), result.stderr
     assert not (tmp_path / output).exists()
+
+
+# A batch: rows of different widths, so each row's ink is told apart.
+ROWS = [OFFSETS, [[0, 0, 0], [5, 0, 0], [0, 1, 1]], [[0, 0, 0], [0, 1, 0], [1, 0, 1]]]
+
+
+def padded(rows):
+    """`[batch, T, 3]` zero-padded, and the lengths."""
+    batch = np.zeros((len(rows), max(map(len, rows)), 3), np.float32)
+    for i, row in enumerate(rows):
+        batch[i, :len(row)] = row
+    return batch, [len(row) for row in rows]
+
+
+def ink_rows(path):
+    """The brightness of a PNG, and which of its pixel rows hold ink."""
+    brightness = matplotlib.image.imread(path)[..., :3].mean(axis=-1)
+    return brightness, (brightness < 0.5).any(axis=1)
+
+
+def test_batch_rows_cut_each_row_to_its_length():
+    batch, lengths = padded(ROWS)
+    for rows in (strokes.batch_rows(batch, lengths), strokes.batch_rows(tf.constant(batch), tf.constant(lengths)),
+                 strokes.batch_rows(ROWS)):
+        assert [row.tolist() for row in rows] == [np.array(row, np.float32).tolist() for row in ROWS]
+    for bad in ([5, 3], [6, 3, 3], [5, -1, 3]):
+        with pytest.raises(ValueError, match="do not fit"):
+            strokes.batch_rows(batch, bad)
+    for bad in ([], np.zeros(3)):
+        with pytest.raises(ValueError, match="non-empty list of arrays"):
+            strokes.batch_rows(bad)
+
+
+def test_batch_svg_stacks_the_rows_top_to_bottom_each_from_the_left():
+    batch, lengths = padded(ROWS)
+    svg = strokes.to_svg_batch(batch, lengths=lengths)
+    assert strokes.to_svg_batch(ROWS) == svg  # a list or a padded batch: the same picture
+    paths = svg_lines(svg)  # y down: row 0 on top
+    rows = [paths[:2], paths[2:3], paths[3:]]
+    assert [len(p) for p in paths] == [3, 2, 3, 3]
+    boxes = [(np.concatenate(row).min(axis=0), np.concatenate(row).max(axis=0)) for row in rows]
+    for (low, _), (_, high) in zip(boxes[1:], boxes[:-1]):
+        assert low[1] > high[1]  # a gap between the rows
+    assert [low[0] for low, _ in boxes] == [0, 0, 0]
+    # Each row keeps its own shape: row 1 is (0,0) → (5,0) → (5,1), shifted.
+    np.testing.assert_allclose(np.diff(rows[1][0], axis=0), [[5, 0], [0, -1]])
+
+
+def test_batch_png_is_taller_than_one_line_with_ink_in_each_row_band(tmp_path):
+    same = [OFFSETS] * 3  # equal rows: each band is a third of the picture
+    strokes.save(OFFSETS, tmp_path / "one.png")
+    assert strokes.save_batch(same, tmp_path / "three.png") == tmp_path / "three.png"
+    one, _ = ink_rows(tmp_path / "one.png")
+    three, inked = ink_rows(tmp_path / "three.png")
+    assert three.shape[0] > 2.5 * one.shape[0] and three.shape[1] == one.shape[1]
+    bands = np.array_split(inked, 3)
+    assert all(band.sum() > 0.5 * one.shape[0] * 0.6 for band in bands), [band.sum() for band in bands]
+    assert not all(inked)  # gaps between the rows
+    strokes.save_batch(ROWS, tmp_path / "rows.svg")
+    assert (tmp_path / "rows.svg").read_text().startswith("<?xml")
+
+
+def test_batch_leaves_an_empty_row_blank_and_names_a_bad_row(tmp_path):
+    batch, _ = padded(ROWS)
+    assert len(svg_lines(strokes.to_svg_batch(batch, lengths=[5, 0, 3]))) == 3
+    with pytest.raises(ValueError, match="every row of the batch is empty"):
+        strokes.to_svg_batch(batch, lengths=[0, 0, 0])
+    bad = [OFFSETS, [[0, 0, 0], [np.nan, 0, 0]]]
+    with pytest.raises(ValueError, match=r"row 1: strokes contain NaN or infinite values at rows \[1\]"):
+        strokes.save_batch(bad, tmp_path / "bad.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def one_hot_window(steps, characters, character):
+    phi = np.zeros((steps, characters), np.float32)
+    phi[:, character] = 1.0
+    return phi
+
+
+def test_alignment_png_draws_the_weights_a_character_a_row_first_on_top(tmp_path):
+    text = "ab cd"
+    # Columns past the text (a batch's padding) are dropped.
+    first = strokes.save_alignment(one_hot_window(40, 7, 0), text, tmp_path / "first.png")
+    last = strokes.save_alignment(one_hot_window(40, 5, 4), text, tmp_path / "last.png")
+    a, _ = ink_rows(first)
+    b, _ = ink_rows(last)
+    assert a.shape == b.shape and a.shape[1] > 3 * a.shape[0] > 300  # wide: a point a column
+    only_a, only_b = (a < 0.3) & (b > 0.7), (b < 0.3) & (a > 0.7)
+    assert only_a.sum() > 1000 and only_b.sum() > 1000  # weights drawn dark
+    assert np.nonzero(only_a)[0].mean() < np.nonzero(only_b)[0].mean()  # the first character on top
+    assert (a > 0.95).mean() > 0.5  # white where the weights are zero
+
+
+def test_alignment_with_strokes_draws_the_line_above_and_a_batch_a_pair_a_row(tmp_path):
+    phi = one_hot_window(5, 3, 1)
+    strokes.save_alignment(phi, "abc", tmp_path / "plain.png")
+    strokes.save_alignment(phi, "abc", tmp_path / "ink.png", strokes=OFFSETS)
+    strokes.save_alignment([phi, phi[:3]], ["abc", "ab"], tmp_path / "batch.svg", strokes=[OFFSETS, ROWS[1]])
+    plain, _ = ink_rows(tmp_path / "plain.png")
+    ink, inked = ink_rows(tmp_path / "ink.png")
+    assert ink.shape[0] > plain.shape[0] + 50 and inked[:50].any()
+    assert (tmp_path / "batch.svg").read_text().count("<svg") == 1
+
+
+@pytest.mark.parametrize("alignment, text, line, message", [
+    (np.zeros((5, 2)), "abc", None, r"row 0: .*U >= 3.*got shape \[5, 2\]"),
+    (np.zeros((5, 3)), "", None, r"row 0: .*at least one"),
+    (np.zeros((0, 3)), "abc", None, r"row 0: .*T >= 1"),
+    (np.full((5, 3), np.nan), "abc", None, r"row 0: the alignment must be finite"),
+    (np.zeros((4, 3)), "abc", OFFSETS, r"row 0: the alignment has 4 points, its strokes 5"),
+    ([np.zeros((5, 3))], ["abc", "ab"], None, r"1 alignments, 2 texts"),
+])
+def test_alignment_rejects_what_does_not_fit(tmp_path, alignment, text, line, message):
+    with pytest.raises(ValueError, match=message):
+        strokes.save_alignment(alignment, text, tmp_path / "a.png", strokes=line)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def synthesis_export(tmp_path_factory):
+    """A tiny, untrained synthesis export over the alphabet " abc"."""
+    from zoo import export, text
+    from zoo.models import GravesSynthesisModel
+
+    model = GravesSynthesisModel(6, units=8, num_layers=2, num_components=2, window_components=2)
+    model(model.example_input())
+    tokenizer = text.CharacterTokenizer(["[PAD]", "[UNK]", " ", "a", "b", "c"])
+    return export.export_synthesis(model, tokenizer, (0.0, 0.0), (1.0, 1.0),
+                                   str(tmp_path_factory.mktemp("strokes") / "synthesis"))
+
+
+def test_cli_writes_a_row_a_text_and_the_alignment_from_a_synthesis_export(synthesis_export, tmp_path):
+    output, window = tmp_path / "lines.png", tmp_path / "window.png"
+    result = run_python(["-m", "zoo.strokes", str(output), "--export", synthesis_export, "--text", "ab c",
+                         "--text", "cab", "--bias", "2.0", "--seed", "0", "--alignment", str(window)],
+                        cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(output), str(window)]
+    for picture in (output, window):
+        assert picture.read_bytes()[:4] == b"\x89PNG"
+        assert (ink_rows(picture)[0] < 0.5).sum() > 50
+    # Two rows: the same texts one by one give the same lines, so two rows are taller than either.
+    strokes_cli.main([str(tmp_path / "one.png"), "--export", synthesis_export, "--text", "ab c", "--bias", "2.0"])
+    assert ink_rows(output)[0].shape[0] > ink_rows(tmp_path / "one.png")[0].shape[0]
+
+
+def neither_export(path):
+    module = tf.Module()
+    module.double = tf.function(lambda x: {"y": 2 * x}, input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.double})
+    return str(path)
+
+
+@pytest.mark.parametrize("case", ["empty text", "text with strokes", "alignment without text", "no text",
+                                  "steps", "bias", "neither", "missing", "alignment extension"])
+def test_cli_errors_with_a_synthesis_export_are_one_line(synthesis_export, tmp_path, capsys, case):
+    np.save(tmp_path / "in.npy", np.array(OFFSETS, np.float32))
+    args, message = {
+        "empty text": (["--export", synthesis_export, "--text", "ab", "--text", ""], "--text must not be empty"),
+        "text with strokes": (["--strokes", str(tmp_path / "in.npy"), "--text", "ab"], "--text needs a synthesis"),
+        "alignment without text": (["--export", synthesis_export, "--alignment", str(tmp_path / "w.png")],
+                                   "--alignment needs --text"),
+        "no text": (["--export", synthesis_export], "is a synthesis export: give --text"),
+        "steps": (["--export", synthesis_export, "--text", "ab", "--steps", "9"], "and no --steps"),
+        "bias": (["--export", synthesis_export, "--text", "ab", "--bias", "-1"], "bias must be finite and >= 0"),
+        "neither": (["--export", neither_export(tmp_path / "neither"), "--text", "ab"], "is neither a synthesis"),
+        "missing": (["--export", str(tmp_path / "missing"), "--text", "ab"], "cannot load a SavedModel"),
+        "alignment extension": (["--export", synthesis_export, "--text", "ab", "--alignment",
+                                 str(tmp_path / "w.jpg")], r"\.svg or \.png"),
+    }[case]
+    with pytest.raises(SystemExit) as exit:
+        strokes_cli.main([str(tmp_path / "out.png"), *args])
+    assert exit.value.code in (1, 2)
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("zoo.strokes: error:")]
+    assert len(errors) == 1 and re.search(message, errors[0]), errors
+    assert not (tmp_path / "out.png").exists()

@@ -93,4 +93,40 @@ def test_loads_and_writes_in_a_process_without_zoo(exported, tmp_path):
     assert answer["leaked"] == [] and answer["outputs"] == ["alignment", "finished", "lengths", "strokes"]
     assert answer["lengths"][0] > 0
     extra = os.path.join(exported[1], export.EXTRA_DIR)
-    assert sorted(os.listdir(extra)) == ["characters.json", "normalisation.json"]
+    assert sorted(os.listdir(extra)) == ["characters.json", "graves_synthesis_step.tflite", "normalisation.json"]
+
+
+@pytest.fixture(scope="module")
+def write_in_style(exported):
+    return tf.saved_model.load(exported[1]).signatures["write_in_style"]
+
+
+def styled(texts, style_strokes, style_lengths, style_texts, seed=None):
+    return {**request(texts, seed=seed), "style_strokes": tf.constant(style_strokes, tf.float32),
+            "style_lengths": tf.constant(style_lengths, tf.int32), "style_text": tf.constant(style_texts)}
+
+
+def test_write_in_style_reads_the_style_first(exported, write_in_style):
+    model, _ = exported
+    style = np.random.default_rng(8).normal(size=(2, 6, 3)).astype(np.float32) * [*STD, 0.0] + [*MEAN, 1.0]
+    out = write_in_style(**styled(["ab", "c"], style, [6, 4], ["ba", "a"], seed=[1, 2]))
+    char_ids = np.array([[4, 3, 2, 3, 4], [3, 2, 5, 0, 0]], np.int32)  # "ba ab", "a c"
+    state, last = model.prime((style - [*MEAN, 0.0]) / [*STD, 1.0], [6, 4], char_ids)
+    direct = model.sample(char_ids, 2 * 40, 1.0, [1, 2], state=state, first_point=last)
+    np.testing.assert_array_equal(out["lengths"].numpy(), direct["lengths"].numpy())
+    assert out["alignment"].shape[2] == 5  # over the style text, a space and the text
+    length = out["lengths"].numpy()[0]
+    np.testing.assert_allclose(out["strokes"].numpy()[0, :length],
+                               direct["strokes"].numpy()[0, :length] * [*STD, 1.0] + [*MEAN, 0.0], atol=1e-4)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: {**r, "style_strokes": tf.fill([1, 4, 3], float("nan"))}, "style_strokes must be finite"),
+    (lambda r: {**r, "style_lengths": tf.constant([5])}, "style_lengths must be in"),
+    (lambda r: {**r, "style_lengths": tf.constant([0])}, "style_lengths must be in"),
+    (lambda r: {**r, "style_text": tf.constant(["a", "b"])}, "same batch size"),
+])
+def test_malformed_style_is_named(write_in_style, change, message):
+    good = styled(["ab"], np.zeros((1, 4, 3), np.float32), [4], ["ba"])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        write_in_style(**change(good))

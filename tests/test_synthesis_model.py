@@ -157,3 +157,22 @@ def test_config_round_trip_and_save(tmp_path):
 def test_bad_sizes_are_named(alphabet_size, layers):
     with pytest.raises(ValueError, match="alphabet_size|num_layers"):
         GravesSynthesisModel(alphabet_size, num_layers=layers)
+
+
+def test_priming_reads_the_style_strokes_as_training_does():
+    """The primed state is the state after teacher-forcing the style points: the next step's ŷ matches the
+    whole-sequence call on style + one more point; padding after a row's style points changes nothing."""
+    model = small_model()
+    text = np.array([[2, 3, 1, 4], [5, 2, 1, 3]], np.int32)  # style text, a space ([UNK] here), new text
+    style = np.random.default_rng(5).normal(size=(2, 5, 3)).astype(np.float32)
+    lengths = np.array([5, 3])
+    state, last = model.prime(style, lengths, text)
+    np.testing.assert_allclose(last, style[[0, 1], [4, 2]])
+    output, _, _ = model.decode_step(tf.constant(last), state)
+    for row in range(2):
+        points = style[row:row + 1, :lengths[row]]
+        inputs = np.concatenate([[[[0.0, 0.0, 1.0]]], points], axis=1).astype(np.float32)
+        whole = model((inputs, text[row:row + 1]))
+        np.testing.assert_allclose(output["y_hat"][row], whole[0, -1], atol=1e-5)
+    primed = model.sample(text, max_steps=10, bias=1.0, seed=[1, 2], state=state, first_point=last)
+    assert primed["strokes"].shape[0] == 2

@@ -3,9 +3,10 @@
 `serving_default` takes batch-shaped inputs only (`text`, `bias`, `seed`,
 each `[batch]`), so TF Serving's REST row format (`{"instances": [...]}`)
 can carry them; a row's strokes depend on its own text, bias and seed only.
+`write_in_style` adds a writer's strokes and their text (§5.5).
 An empty text gives that row no strokes and `finished = false`; it never
-fails the batch. `.tflite`: the one-step cell with the window state, for a
-device loop.
+fails the batch. `.tflite` (`synthesis_step_tflite`): the one-step cell with
+the window state, for a device loop.
 """
 
 import json
@@ -13,16 +14,20 @@ import json
 import tensorflow as tf
 
 from zoo.export.core import SERVING_SIGNATURE, checked, checked_shapes, portable_copy, write_export
+from zoo.export.tflite import freeze_to_tflite
 
 # Caps, so that one request cannot hold a server for long.
 MAX_TEXT_CHARACTERS = 120
-POINTS_PER_CHARACTER = 40  # the step cap of a row: U · 40 points (IAM lines have about 25 per character)
+POINTS_PER_CHARACTER = 40  # the step cap of a row: U · 40 points (IAM lines have about 22 per character)
+MAX_STYLE_POINTS = 2_000  # points of a style line (IAM's longest line has 1,940)
+SYNTHESIS_TFLITE = "graves_synthesis_step.tflite"  # in assets.extra/: see synthesis_step_tflite
 
 
-def synthesis_function(model, tokenizer, offset_mean, offset_std, max_characters=MAX_TEXT_CHARACTERS,
-                       points_per_character=POINTS_PER_CHARACTER):
-    """The `serving_default` signature: `text`, `bias`, `seed` `[batch]` → strokes, lengths, finished, alignment.
+def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_characters=MAX_TEXT_CHARACTERS,
+                        points_per_character=POINTS_PER_CHARACTER, max_style_points=MAX_STYLE_POINTS):
+    """The signatures: `serving_default` and `write_in_style` (§5.5, primed sampling).
 
+    `serving_default`: `text`, `bias`, `seed` `[batch]` →
     - `strokes` float32 `[batch, T, 3]`: (Δx, Δy, end of stroke) in the
       data's units (tracker units for IAM-OnDB), zero after a row's end;
     - `lengths` int32 `[batch]`: points of each row;
@@ -31,49 +36,165 @@ def synthesis_function(model, tokenizer, offset_mean, offset_std, max_characters
     - `alignment` float32 `[batch, T, U]`: the window φ(t, u) of each point
       over the characters.
 
+    `write_in_style` adds a writer's `style_strokes` float32 `[batch, S, 3]`
+    (data units, as `strokes`), `style_lengths` int32 `[batch]` (row b's
+    first `style_lengths[b]` points are real) and their transcription
+    `style_text` `[batch]`: the network reads them first and writes `text`
+    in that hand; its `alignment` runs over `style_text`, a space, `text`.
+
     Characters outside the model's alphabet are written as `[UNK]`; a text of
-    more than `max_characters` characters, a negative or non-finite bias, or
+    more than `max_characters` characters (with the style text, in
+    `write_in_style`), a negative or non-finite bias, style strokes that are
+    not finite or lengths outside [1, S] (at most `max_style_points`), or
     inputs of different batch sizes fail the request with INVALID_ARGUMENT
     naming the argument.
     """
     scale = tf.constant([*offset_std, 1.0], tf.float32)
     shift = tf.constant([*offset_mean, 0.0], tf.float32)
+    batch_inputs = [tf.TensorSpec([None], tf.string, name="text"), tf.TensorSpec([None], tf.float32, name="bias"),
+                    tf.TensorSpec([None], tf.int64, name="seed")]
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text"),
-                                  tf.TensorSpec([None], tf.float32, name="bias"),
-                                  tf.TensorSpec([None], tf.int64, name="seed")])
-    def write(text, bias, seed):
-        text, bias, seed = checked_shapes((text, bias, seed), ([None], [None], [None]))
-        rows = tf.shape(text)[0]
-        same = (tf.shape(bias)[0] == rows) & (tf.shape(seed)[0] == rows)
-        text = checked(same, ["serving_default: text, bias and seed must have the same batch size"], text)
-        char_ids = tokenizer(text)
+    def checked_request(signature, texts, bias, seed, *more):
+        """The text's ids and their counts, the bias; the request's checks run first."""
+        texts, bias, seed = checked_shapes((texts, bias, seed), ([None], [None], [None]))
+        rows = tf.shape(texts)[0]
+        same = tf.reduce_all([tf.shape(x)[0] == rows for x in (bias, seed, *more)])
+        texts = checked(same, [f"{signature}: every input must have the same batch size"], texts)
+        char_ids = tokenizer(texts)
         lengths = tf.reduce_sum(tf.cast(char_ids != tokenizer.pad_id, tf.int32), axis=1)
         char_ids = checked(tf.reduce_all(lengths <= max_characters),
-                           [f"serving_default: text longer than {max_characters} characters at batch index",
+                           [f"{signature}: text longer than {max_characters} characters at batch index",
                             tf.where(lengths > max_characters)[:, 0]], char_ids)
         bias = checked(tf.reduce_all(tf.math.is_finite(bias) & (bias >= 0.0)),
-                       ["serving_default: bias must be finite and >= 0, got", bias], bias)
-        max_steps = tf.reduce_max(tf.concat([lengths, [1]], 0)) * points_per_character  # at least 1
-        out = model.sample(char_ids, max_steps, bias, seed)
-        written = tf.where(lengths > 0, out["lengths"], 0)
+                       [f"{signature}: bias must be finite and >= 0, got", bias], bias)
+        return char_ids, lengths, bias
+
+    def answer(out, written_rows):
+        """The model's sample in data units; rows where `written_rows` is false get no strokes."""
+        written = tf.where(written_rows, out["lengths"], 0)
         real = tf.range(tf.shape(out["strokes"])[1])[None, :] < written[:, None]
-        strokes = tf.where(real[:, :, None], out["strokes"] * scale + shift, 0.0)
-        return {"strokes": strokes, "lengths": written, "finished": out["finished"] & (lengths > 0),
+        return {"strokes": tf.where(real[:, :, None], out["strokes"] * scale + shift, 0.0), "lengths": written,
+                "finished": out["finished"] & written_rows,
                 "alignment": tf.where(real[:, :, None], out["alignment"], 0.0)}
 
-    return write
+    @tf.function(input_signature=batch_inputs)
+    def write(text, bias, seed):
+        char_ids, lengths, bias = checked_request(SERVING_SIGNATURE, text, bias, seed)
+        max_steps = tf.reduce_max(tf.concat([lengths, [1]], 0)) * points_per_character  # at least 1
+        return answer(model.sample(char_ids, max_steps, bias, seed), lengths > 0)
+
+    @tf.function(input_signature=[*batch_inputs, tf.TensorSpec([None, None, 3], tf.float32, name="style_strokes"),
+                                  tf.TensorSpec([None], tf.int32, name="style_lengths"),
+                                  tf.TensorSpec([None], tf.string, name="style_text")])
+    def write_in_style(text, bias, seed, style_strokes, style_lengths, style_text):
+        style_strokes, style_lengths, style_text = checked_shapes((style_strokes, style_lengths, style_text),
+                                                                  ([None, None, 3], [None], [None]))
+        points = tf.shape(style_strokes)[1]
+        style_strokes = checked(tf.reduce_all(tf.math.is_finite(style_strokes)) & (points <= max_style_points),
+                                [f"write_in_style: style_strokes must be finite, at most {max_style_points} "
+                                 "points a row"], style_strokes)
+        style_lengths = checked(tf.reduce_all((style_lengths >= 1) & (style_lengths <= points)),
+                                ["write_in_style: style_lengths must be in [1, style points], got", style_lengths],
+                                style_lengths)
+        _, own_lengths, _ = checked_request("write_in_style", text, bias, seed, style_strokes, style_lengths,
+                                            style_text)
+        with tf.control_dependencies([own_lengths]):  # the batch sizes are checked before the texts are joined
+            whole_text = tf.strings.join([style_text, text], " ")
+        char_ids, _, bias = checked_request("write_in_style", whole_text, bias, seed)
+        state, last = model.prime((style_strokes - shift) / scale, style_lengths, char_ids)
+        max_steps = tf.reduce_max(tf.concat([own_lengths, [1]], 0)) * points_per_character
+        return answer(model.sample(char_ids, max_steps, bias, seed, state=state, first_point=last),
+                      own_lengths > 0)
+
+    return {SERVING_SIGNATURE: write, "write_in_style": write_in_style}
 
 
-def export_synthesis(model, tokenizer, offset_mean, offset_std, export_base):
+def export_synthesis(model, tokenizer, offset_mean, offset_std, export_base, tflite=True):
     """Writes a synthesis model to `export_base/<next version>/`; returns that path.
 
     `assets.extra/` holds the tokenizer's `characters.json` (the alphabet:
-    id = position) and `normalisation.json` (the offset statistics).
+    id = position), `normalisation.json` (the offset statistics) and, with
+    `tflite=True`, `graves_synthesis_step.tflite`: the one-step cell with its
+    window state for a device loop, texts of up to `MAX_TEXT_CHARACTERS`
+    characters (see `synthesis_step_tflite` for its inputs, outputs and loop).
     """
     portable = portable_copy(model)
-    write = synthesis_function(portable, tokenizer, offset_mean, offset_std)
+    signatures = synthesis_functions(portable, tokenizer, offset_mean, offset_std)
     extra_files = {**tokenizer.assets(),
                    "normalisation.json": json.dumps({"offset_mean": list(map(float, offset_mean)),
                                                      "offset_std": list(map(float, offset_std))})}
-    return write_export(export_base, portable, tokenizer.resources, {SERVING_SIGNATURE: write}, extra_files)
+    if tflite:
+        extra_files[SYNTHESIS_TFLITE] = synthesis_step_tflite(portable)
+    return write_export(export_base, portable, tokenizer.resources, signatures, extra_files)
+
+
+def synthesis_step_tflite(model, max_characters=MAX_TEXT_CHARACTERS, quantize=False):
+    """One step of the synthesis network (§5) with its window state, as TFLite, for a loop on the device.
+
+    Built on the model's own `initial_state` and `decode_step`: the `.tflite`
+    computes exactly what `model.sample` computes for one point, batch 1.
+    Variables are frozen; every op is a TFLite builtin (no Flex delegate).
+
+    Inputs (static shapes, batch 1; look them up by name):
+
+    - `point` float32 `[1, 3]`: the previous normalised pen offset (Δx, Δy,
+      end of stroke); `(0, 0, 1)` (pen up) before the first point;
+    - `char_ids` int32 `[1, max_characters]`: the text as ids, `0`-padded
+      after its last character. The device tokenises with `characters.json`
+      (a JSON list): a character's id is its position in the list, a
+      character not in it is `1` (`[UNK]`); one id per Unicode code point.
+      A text longer than `max_characters` cannot be written (the SavedModel
+      refuses it too); the same ids are fed at every step;
+    - the state, float32, zeros before the first point:
+      `state_0_h`, `state_0_c` `[1, units]` (the windowed first LSTM layer),
+      `kappa` `[1, window_components]` (κ, the window's positions),
+      `window` `[1, alphabet_size]` (w, the window's last reading), then
+      `state_<n>_h`, `state_<n>_c` `[1, units]` for each layer n = 1 ..
+      num_layers - 1 above it.
+
+    Outputs, by position (the converter numbers them; see
+    `tflite_output_position`):
+
+    0. ŷ float32 `[1, 1 + 6M]`: the mixture density's parameters
+       (ê, π̂ ×M, μ̂1 ×M, μ̂2 ×M, σ̂1 ×M, σ̂2 ×M, ρ̂ ×M), as the handwriting
+       `.tflite` returns them;
+    1. `finished` float32 `[1]`: 1.0 where §5.3's stop rule holds (φ at U + 1
+       exceeds φ at every character: the window has passed the text), else 0.0;
+    2. φ float32 `[1, max_characters]`: the window over the characters
+       (0 at padded positions), for an alignment display;
+    3. ... the new state, one output per state input, in the inputs' order.
+
+    Each step the device: runs the cell on the previous point and the state;
+    draws the next point from ŷ with the bias b ≥ 0 of §5.4 (eqs. 61-62:
+    e = 1 / (1 + exp(ê)), π = softmax(π̂ (1 + b)), σ = exp(σ̂ - b), ρ =
+    tanh(ρ̂), μ = μ̂; pick a component j by π, draw (Δx, Δy) from the
+    bivariate normal N(μ_j, σ_j, ρ_j), end of stroke = 1 with probability e
+    — `MixtureDensityOutput.sample`); stops when `finished` is 1 (or after
+    its own step cap, e.g. `POINTS_PER_CHARACTER` per character); otherwise
+    feeds the drawn point and the new state back. The drawn points are
+    normalised: (Δx, Δy) · offset_std + offset_mean (`normalisation.json`)
+    gives the data's units.
+
+    `quantize`: dynamic-range quantisation (see `freeze_to_tflite`).
+    """
+    portable = portable_copy(model)
+    units, layers = portable.units, portable.num_layers
+    state_specs = [tf.TensorSpec([1, units], tf.float32, name="state_0_h"),
+                   tf.TensorSpec([1, units], tf.float32, name="state_0_c"),
+                   tf.TensorSpec([1, portable.window_components], tf.float32, name="kappa"),
+                   tf.TensorSpec([1, portable.alphabet_size], tf.float32, name="window")]
+    state_specs += [tf.TensorSpec([1, units], tf.float32, name=f"state_{n}_{part}")
+                    for n in range(1, layers) for part in "hc"]
+    # The names decode_step's state dict gives the same tensors, in the inputs' order.
+    state_keys = ["h_0", "c_0", "kappa", "w", *(f"{part}_{n}" for n in range(1, layers) for part in "hc")]
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 3], tf.float32, name="point"),
+                                  tf.TensorSpec([1, max_characters], tf.int32, name="char_ids"), *state_specs])
+    def step(point, char_ids, *states):
+        # The text's one-hot and mask come from initial_state; its zero states are replaced by the inputs.
+        state = {**portable.initial_state(char_ids), **dict(zip(state_keys, states))}
+        output, new_state, phi = portable.decode_step(point, state)
+        return (output["y_hat"], tf.cast(output["finished"], tf.float32), phi,
+                *(new_state[key] for key in state_keys))
+
+    return freeze_to_tflite(step, portable, quantize=quantize)

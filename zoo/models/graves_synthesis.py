@@ -135,7 +135,31 @@ class GravesSynthesisModel(keras.Model):
         finished = phi[:, -1] > ops.max(phi[:, :-1], axis=-1)
         return {"y_hat": y_hat, "finished": finished}, new_state, phi[:, :-1]
 
-    def sample(self, char_ids, max_steps, bias=0.0, seed=0):
+    def prime(self, style_strokes, style_lengths, char_ids):
+        """The decoding state after reading a writer's strokes (§5.5, primed sampling), and their last point.
+
+        `char_ids` is the whole text: the style strokes' transcription, a
+        space, then the text to write. The network reads `style_strokes`
+        `[batch, S, 3]` (normalised offsets; row b's first `style_lengths[b]`
+        points) as in training, with the window over that text; sampling
+        from the returned state goes on in that writer's hand, the window
+        past the style text.
+        """
+        style_strokes = ops.convert_to_tensor(style_strokes, "float32")
+        rows, points = ops.shape(style_strokes)[0], ops.shape(style_strokes)[1]
+        real = ops.arange(points)[None, :] < ops.reshape(ops.convert_to_tensor(style_lengths, "int32"), (-1, 1))
+        first = ops.broadcast_to(ops.convert_to_tensor(PEN_UP), (rows, 1, 3))
+        inputs = ops.concatenate([first, style_strokes[:, :-1]], axis=1)  # each point reads the one before it
+        state = self.initial_state(char_ids)
+        h, w, _, (h0, c0, kappa, w_last) = self.windowed(inputs, state["characters"], state["character_mask"],
+                                                         point_mask=real)
+        state.update({"h_0": h0, "c_0": c0, "kappa": kappa, "w": w_last})
+        for n, layer in enumerate(self.upper, start=1):
+            h, state[f"h_{n}"], state[f"c_{n}"] = layer(ops.concatenate([inputs, h, w], axis=-1), mask=real)
+        last = tf.gather(style_strokes, ops.maximum(ops.reshape(style_lengths, (-1,)) - 1, 0), batch_dims=1)
+        return state, last
+
+    def sample(self, char_ids, max_steps, bias=0.0, seed=0, state=None, first_point=None):
         """Writes each text: `{"strokes" [batch, T, 3], "lengths", "finished", "alignment" [batch, T, U]}`.
 
         Strokes are normalised offsets, zero after a row's end; a row ends
@@ -143,9 +167,11 @@ class GravesSynthesisModel(keras.Model):
         `bias` (§5.4) and `seed` are numbers or `[batch]`: each row draws
         from its own stateless seed (folded with the step), so a row's
         handwriting depends on its text, bias and seed only, not on the
-        rows beside it.
+        rows beside it. `state`, `first_point`: go on from `prime`'s state
+        and last point instead of a fresh network and a pen-up.
         """
-        state = self.initial_state(char_ids)
+        if state is None:
+            state = self.initial_state(char_ids)
         rows = ops.shape(state["characters"])[0]
         bias = ops.broadcast_to(ops.cast(bias, "float32"), (rows,))[:, None]
         seed = tf.broadcast_to(tf.cast(seed, tf.int64), [rows])
@@ -155,8 +181,9 @@ class GravesSynthesisModel(keras.Model):
             point = self.mixture_density.sample(output["y_hat"], bias, step_seeds)
             return point, tf.zeros([rows])
 
-        first = ops.broadcast_to(ops.convert_to_tensor(PEN_UP), (rows, 3))
-        out = decoding.decode(self.decode_step, state, first, max_steps, draw,
+        if first_point is None:
+            first_point = ops.broadcast_to(ops.convert_to_tensor(PEN_UP), (rows, 3))
+        out = decoding.decode(self.decode_step, state, first_point, max_steps, draw,
                               is_end=lambda output, picked: output["finished"])
         return {"strokes": out["outputs"], "lengths": out["lengths"], "finished": out["ended"],
                 "alignment": out["attention"]}
