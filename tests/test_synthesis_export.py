@@ -130,3 +130,11 @@ def test_malformed_style_is_named(write_in_style, change, message):
     good = styled(["ab"], np.zeros((1, 4, 3), np.float32), [4], ["ba"])
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         write_in_style(**change(good))
+
+
+def test_bytes_that_are_not_utf8_are_written_as_unknown_and_a_batch_of_0_answers_0_rows(write):
+    out = write(text=tf.constant([b"a\xff\xfeb"]), bias=tf.constant([1.0]), seed=tf.constant([1], tf.int64))
+    assert out["lengths"].numpy()[0] > 0 and out["alignment"].shape[2] == 4  # a, U+FFFD twice, b
+    empty = write(text=tf.constant([], tf.string), bias=tf.constant([], tf.float32),
+                  seed=tf.constant([], tf.int64))
+    assert empty["strokes"].shape[0] == 0 and empty["lengths"].shape == (0,)
