@@ -1,8 +1,9 @@
 """Runs the zoo's benchmarks and prints a table for each; writes them all to JSON.
 
-    python benchmarks/run.py --quick          # every row, fewer steps: under 10 minutes on 2 cores
+    python benchmarks/run.py --quick          # every row, fewer steps: about 10 minutes on 2 cores
     python benchmarks/run.py --trained=gnmt:recipes/configs/gnmt_multi30k.flags   # benchmarks/README.md's tables
     python benchmarks/run.py --sections=training --models=gnmt,han
+    python benchmarks/run.py --sections=synthesis --models=graves_synthesis   # handwriting synthesis: writing lines
 
 Needs the `[bench]` extra (`pip install -e .[bench]`: PyTorch 2.13, CPU
 build). Real data sets are read from --datasets_dir (the project's
@@ -13,6 +14,7 @@ data, and the table says which was used.
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -22,10 +24,12 @@ from absl import app, flags
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-SECTIONS = ("training", "decoding", "serving")
-MODELS = ("han", "graves_text", "graves_handwriting", "sutskever", "cho", "gnmt")
+SECTIONS = ("training", "decoding", "serving", "synthesis")
+MODELS = ("han", "graves_text", "graves_handwriting", "sutskever", "cho", "gnmt", "graves_synthesis")
+SYNTHESIS_MODELS = ("graves_synthesis",)  # rows in the synthesis section only
 
-flags.DEFINE_bool("quick", False, "Fewer steps, sentences and repeats: every row in under 10 minutes on 2 cores.")
+flags.DEFINE_bool("quick", False, "Fewer steps, sentences, epochs and repeats: every row in about 10 minutes on "
+                  "2 cores.")
 flags.DEFINE_list("sections", list(SECTIONS), f"Which benchmarks to run, of {', '.join(SECTIONS)}.")
 flags.DEFINE_list("models", list(MODELS), f"Which models, of {', '.join(MODELS)}.")
 flags.DEFINE_string("datasets_dir", os.path.join(ROOT, "..", "shared", "datasets"), "Where the real data sets are.")
@@ -72,7 +76,7 @@ def training_section(models, scratch):
                 "graves_handwriting": lambda: workloads.graves_handwriting(
                     FLAGS.datasets_dir, scratch, 400 if FLAGS.quick else 2000)}
     rows = []
-    for name in models:
+    for name in (m for m in models if m not in SYNTHESIS_MODELS):
         if name in serving.TRANSLATION_MODELS:
             workload = getattr(workloads, name)(_translation_data(scratch))
         else:
@@ -147,7 +151,7 @@ def serving_section(models, scratch):
     import serving
 
     rows = []
-    for name in models:
+    for name in (m for m in models if m not in SYNTHESIS_MODELS):
         print(f"serving: {name} ...", flush=True)
         rows.append(serving.measure(name, trained_run(name, scratch), FLAGS.quick))
     megabytes = lambda key: lambda r: f"{r[key] / 1e6:.2f}"
@@ -164,6 +168,31 @@ def serving_section(models, scratch):
          else f"{r['quantisation_change']:+.2f}"),
         ("test data", lambda r: r["data"]),
     ], rows)
+    return rows
+
+
+def synthesis_section(models, scratch):
+    import serving
+
+    rows = []
+    for name in (m for m in models if m in SYNTHESIS_MODELS):
+        print(f"synthesis: {name} ...", flush=True)
+        rows += serving.synthesis(trained_run(name, scratch), FLAGS.quick)
+    print_table(f"Handwriting synthesis: writing {serving.SYNTHESIS_CHARACTERS}-character lines, SavedModel vs a "
+                "Python loop over the LiteRT step cell (median)", [
+        ("model", lambda r: r["model"]), ("way", lambda r: r["way"]), ("lines", lambda r: r["batch"]),
+        ("calls", lambda r: r["calls"]), ("points/s", lambda r: f"{r['points_per_second']:,.0f}"),
+        ("ms a line", lambda r: f"{r['ms_per_line']:,.0f}"), ("ms in all", lambda r: f"{r['ms']:,.0f}"),
+        ("points a line", lambda r: f"{sum(r['lengths']) / len(r['lengths']):.0f}"),
+        ("finished", lambda r: f"{sum(r['finished'])}/{len(r['finished'])}"), ("data", lambda r: r["data"]),
+    ], rows)
+    # serving.synthesis's rows: SavedModel 1, 16 lines, LiteRT loop 1, 16; the 16-line rows write the same texts.
+    for savedmodel, loop in zip(rows[1::4], rows[3::4]):
+        ratios = [b / a for a, b in zip(savedmodel["lengths"], loop["lengths"])]
+        same = sum(a == b for a, b in zip(savedmodel["finished"], loop["finished"]))
+        print(f"\n{savedmodel['model']}, the same {len(ratios)} texts: both stop (finished) alike on {same}; "
+              f"points a line LiteRT / SavedModel: median {statistics.median(ratios):.2f}, "
+              f"{min(ratios):.2f}–{max(ratios):.2f} (different random numbers: lengths agree only roughly)")
     return rows
 
 

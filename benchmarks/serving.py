@@ -16,11 +16,19 @@ or generates (Graves) in one call; the HAN `.tflite` takes word ids (the
 tokenisation has no TFLite kernels, see `zoo.export`), and a Graves `.tflite`
 is one step, so its latency is that of the device's loop over 100 steps
 (argmax feedback) against the SavedModel generating 100.
+
+Handwriting synthesis (`synthesis`, run.py's `synthesis` section) has rows
+of its own: writing 40-character lines, the SavedModel's `serving_default`
+(the sampling loop in the graph) at batch 1 and 16 against a Python loop
+over the export's one-step LiteRT cell (`graves_synthesis_step.tflite`,
+batch 1: 16 lines are 16 loops, one after another), which draws each point
+from ŷ with NumPy, as a device would.
 """
 
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -32,8 +40,10 @@ import tensorflow as tf
 from ai_edge_litert import interpreter as litert
 
 from zoo import export, models, text
-from zoo.data import documents, handwriting, parallel, text_corpus
+from zoo.data import documents, handwriting, handwriting_text, parallel, text_corpus
+from zoo.export.synthesis import POINTS_PER_CHARACTER, SYNTHESIS_TFLITE
 from zoo.layers.mdn import mixture_negative_log_likelihood
+from zoo.models.graves_synthesis import PEN_UP
 
 from decoding import median_seconds
 
@@ -45,10 +55,13 @@ RECIPES = {"han": ("train_han.py", "han_demo.flags", 3),
            "graves_handwriting": ("train_graves_handwriting.py", "graves_handwriting_demo.flags", 2),
            "sutskever": ("train_sutskever.py", "sutskever_demo.flags", 3),
            "cho": ("train_cho.py", "cho_demo.flags", 5),
-           "gnmt": ("train_gnmt.py", "gnmt_demo.flags", 4)}
+           "gnmt": ("train_gnmt.py", "gnmt_demo.flags", 4),
+           "graves_synthesis": ("train_graves_synthesis.py", "graves_synthesis_demo.flags", 15)}
 TFLITE_FILES = {"han": "han.tflite", "graves_text": "graves_text_step.tflite",
                 "graves_handwriting": "graves_handwriting_step.tflite"}
 STEPS = 100  # generated characters / points per Graves latency
+SYNTHESIS_CHARACTERS = 40  # characters of each line the synthesis rows write
+SYNTHESIS_LINES = 16  # texts written; the SavedModel's larger batch
 
 
 def read_flagfile(path):
@@ -84,8 +97,9 @@ def train_demo(name, scratch, quick):
 def finished_run(config):
     """The flags of a run a recipe config already trained (its --model_dir holds metrics.json)."""
     flags = read_flagfile(config)
-    for name in ("model_dir", "export_dir", "data_dir"):
-        flags[name] = os.path.normpath(os.path.join(ROOT, flags[name]))
+    for name in ("model_dir", "export_dir", "data_dir", "splits_dir"):
+        if name in flags:
+            flags[name] = os.path.normpath(os.path.join(ROOT, flags[name]))
     if not os.path.exists(os.path.join(flags["model_dir"], "metrics.json")):
         raise FileNotFoundError(f"{config}: no finished run in {flags['model_dir']} (train it first)")
     return flags
@@ -259,6 +273,140 @@ def graves_handwriting(flags, quick):
         lambda: sample(steps=tf.constant(STEPS), bias=tf.constant(0.0), seed=tf.constant(1, tf.int64)), 5)
     return _row("graves_handwriting", f"{flags['dataset']} test, {len(lines)} lines; latency: {STEPS} points",
                 "nats/point", path, savedmodel_ms, reference, forms, False)
+
+
+def synthesis_texts(flags, count=SYNTHESIS_LINES, length=SYNTHESIS_CHARACTERS):
+    """`count` texts of `length` characters: the run's validation lines (read, cleaned and split as the recipe
+    does), their words run together and cut into lines; the words go round again if they run out."""
+    lines, _ = handwriting_text.read_iam_ondb_transcribed(flags["data_dir"], int(flags.get("max_lines", 0)))
+    lines, _ = handwriting_text.clean_transcribed_lines(lines)
+    splits_dir = flags.get("splits_dir") or os.path.join(flags["data_dir"], "splits")
+    _, valid, _ = handwriting_text.split_iam_ondb_tasks(lines, splits_dir if os.path.isdir(splits_dir) else None)
+    words = " ".join(valid.texts).split()
+    if not words:
+        raise ValueError(f"{flags['data_dir']}: no validation text to write")
+    texts, line, position = [], "", 0
+    while len(texts) < count:
+        word = words[position % len(words)]
+        position += 1
+        line = f"{line} {word}" if line else word
+        if len(line) >= length:
+            if line[length - 1] == " ":  # cut there, the line would end in a space: start it again at this word
+                line = word
+            else:
+                texts.append(line[:length])
+                line = ""
+    return texts, f"{flags.get('dataset', 'demo')} valid"
+
+
+def draw_point(y_hat, components, bias, rng):
+    """The next pen offset `[1, 3]` drawn from ŷ `[1, 1 + 6M]` with bias b (§5.4), as a device does it.
+
+    ŷ = (ê, π̂ ×M, μ̂1 ×M, μ̂2 ×M, σ̂1 ×M, σ̂2 ×M, ρ̂ ×M): weights softmax(π̂ (1 + b)), σ = exp(σ̂ - b),
+    ρ = tanh ρ̂, end of stroke with probability e = sigmoid(-ê) (`MixtureDensityOutput.sample`).
+    """
+    m, y = components, y_hat[0]
+    logits = y[1: 1 + m] * (1.0 + bias)
+    weights = np.exp(logits - logits.max())
+    j = min(int(np.searchsorted(np.cumsum(weights) / weights.sum(), rng.random(), side="right")), m - 1)
+    sigma1, sigma2 = math.exp(y[1 + 3 * m + j] - bias), math.exp(y[1 + 4 * m + j] - bias)
+    rho = math.tanh(y[1 + 5 * m + j])
+    z1, z2 = rng.standard_normal(2)
+    end = 0.5 * (1.0 + math.tanh(-0.5 * y[0]))  # sigmoid(-ê), without overflow
+    x1 = y[1 + m + j] + sigma1 * z1
+    x2 = y[1 + 2 * m + j] + sigma2 * (rho * z1 + math.sqrt(1.0 - rho * rho) * z2)
+    return np.array([[x1, x2, float(rng.random() < end)]], np.float32)
+
+
+class SynthesisCell:
+    """A device's loop over the export's one-step LiteRT cell (`zoo.export.synthesis_step_tflite`), batch 1."""
+
+    def __init__(self, path):
+        with open(os.path.join(path, export.EXTRA_DIR, "characters.json"), encoding="utf-8") as f:
+            self.ids = {c: i for i, c in enumerate(json.load(f))}
+        self.lite = TFLite(_extra(path, SYNTHESIS_TFLITE))
+        self.interpreter, inputs = self.lite.interpreter, self.lite.inputs
+        layers = sum(1 for name in inputs if name.startswith("state_") and name.endswith("_h"))
+        names = ["state_0_h", "state_0_c", "kappa", "window",
+                 *(f"state_{n}_{part}" for n in range(1, layers) for part in "hc")]
+        assert sorted(names + ["point", "char_ids"]) == sorted(inputs), sorted(inputs)
+        self.states = [(inputs[n]["index"], inputs[n]["shape"]) for n in names]
+        self.point, self.char_ids = inputs["point"]["index"], inputs["char_ids"]["index"]
+        self.max_characters = int(inputs["char_ids"]["shape"][1])
+        outputs = [d["index"] for d in self.lite.outputs]
+        self.y_hat, self.finished, self.new_states = outputs[0], outputs[1], outputs[3:]
+        self.components = (int(self.lite.outputs[0]["shape"][1]) - 1) // 6
+
+    def tokenize(self, text):
+        """`[1, max_characters]` ids, 0-padded: a character's position in `characters.json`, else 1 ([UNK])."""
+        ids = np.zeros((1, self.max_characters), np.int32)
+        ids[0, : len(text)] = [self.ids.get(c, 1) for c in text]
+        return ids
+
+    def write(self, text, bias, seed):
+        """(points, finished): runs the cell until `finished` or POINTS_PER_CHARACTER points a character."""
+        interpreter, rng, char_ids = self.interpreter, np.random.default_rng(seed), self.tokenize(text)
+        point = np.array([PEN_UP], np.float32)
+        states = [np.zeros(shape, np.float32) for _, shape in self.states]
+        cap = POINTS_PER_CHARACTER * len(text)
+        for t in range(1, cap + 1):
+            interpreter.set_tensor(self.point, point)
+            interpreter.set_tensor(self.char_ids, char_ids)
+            for (index, _), state in zip(self.states, states):
+                interpreter.set_tensor(index, state)
+            interpreter.invoke()
+            point = draw_point(interpreter.get_tensor(self.y_hat), self.components, bias, rng)
+            if interpreter.get_tensor(self.finished)[0] > 0.5:
+                return t, True
+            states = [interpreter.get_tensor(index) for index in self.new_states]
+        return cap, False
+
+
+def _timed(function, repeats):
+    """(median seconds of `repeats` calls after a warm-up call, the warm-up call's result)."""
+    result = function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def synthesis(flags, quick):
+    """Rows: points/s and ms a line of the SavedModel (batch 1, 16) and the LiteRT cell's Python loop (1, 16 × 1).
+
+    Each text i is written with seed i by both (the SavedModel's stateless seeds, NumPy's generator
+    in the loop: different random numbers, so a line's length agrees only roughly).
+    """
+    path = _export_path(flags)
+    texts, data = synthesis_texts(flags)
+    bias = float(flags.get("sample_bias", 1.0))
+    serve = tf.saved_model.load(path).signatures[export.SERVING_SIGNATURE]
+    cell = SynthesisCell(path)
+    one, many = (3, 1) if quick else (10, 3)
+
+    def savedmodel(rows):
+        out = serve(text=tf.constant(texts[:rows]), bias=tf.constant([bias] * rows),
+                    seed=tf.constant(np.arange(rows), tf.int64))
+        return out["lengths"].numpy().tolist(), out["finished"].numpy().tolist()
+
+    def loop(rows):
+        written = [cell.write(texts[i], bias, i) for i in range(rows)]
+        return [n for n, _ in written], [f for _, f in written]
+
+    rows = []
+    for way, function in (("SavedModel serving_default", savedmodel), ("LiteRT step loop (Python)", loop)):
+        for batch in (1, SYNTHESIS_LINES):
+            seconds, (lengths, finished) = _timed(lambda: function(batch), one if batch == 1 else many)
+            rows.append({"model": "graves_synthesis", "way": way, "batch": batch,
+                         "calls": 1 if way.startswith("SavedModel") else batch,
+                         "points_per_second": sum(lengths) / seconds, "ms_per_line": 1000 * seconds / batch,
+                         "ms": 1000 * seconds, "lengths": lengths, "finished": finished,
+                         "characters": SYNTHESIS_CHARACTERS, "bias": bias, "texts": texts[:batch],
+                         "data": f"{data}, {batch} line{'s' if batch > 1 else ''} of {SYNTHESIS_CHARACTERS} "
+                                 f"characters, bias {bias:g}"})
+    return rows
 
 
 def translation_run(name, flags):
