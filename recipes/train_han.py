@@ -14,7 +14,6 @@ import os
 
 from absl import flags, logging
 
-
 from zoo import data, export, text, training
 from zoo.models import HierarchicalAttentionNetwork
 

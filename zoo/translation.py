@@ -9,7 +9,7 @@ their model's flags and a `build_model(vocabulary_size)`, and hand it to
    not mind), or read it back when resuming;
 2. train with teacher forcing (`model.fit` via `zoo.training.fit`: progress
    bar, TensorBoard, checkpoints, --resume, --strategy); padding is not a
-   target (`ignore_class=0`);
+   target (`ignore_class=PAD_ID`);
 3. report the test split's token perplexity and corpus BLEU (sacrebleu,
    its default 13a tokenisation, on detokenised output against the raw
    references) of the beam search that the export serves;
@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from zoo import export, text, training
 from zoo.data import parallel
+from zoo.text.reserved import PAD_ID
 
 FLAGS = flags.FLAGS
 
@@ -70,7 +71,7 @@ def perplexity(model, dataset):
     @tf.function
     def batch_totals(inputs, targets):
         losses = keras.losses.sparse_categorical_crossentropy(targets, model(inputs), from_logits=True)
-        real = tf.cast(tf.not_equal(targets, 0), losses.dtype)
+        real = tf.cast(tf.not_equal(targets, PAD_ID), losses.dtype)
         return tf.reduce_sum(losses * real), tf.reduce_sum(real)
 
     total, count = 0.0, 0.0
@@ -102,7 +103,8 @@ def train_and_export(name, build_model):
     with training.strategy().scope():
         model = build_model(tokenizer.vocabulary_size)
         model(model.example_input())
-        training.compile_model(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID)
+        training.compile_model(model, loss)
 
     training.fit(model, datasets[0], datasets[1], backup_dir)
     # Evaluated in float32, as exported (the model may have trained in mixed precision).

@@ -8,5 +8,5 @@ from zoo.models.graves_synthesis import GravesSynthesisModel
 from zoo.models.han import HierarchicalAttentionNetwork
 from zoo.models.sutskever import SutskeverSeq2Seq
 
-__all__ = ["ChoEncoderDecoder", "EncoderDecoder", "GNMT", "GravesHandwritingModel", "GravesSynthesisModel", "GravesTextModel", "HierarchicalAttentionNetwork",
-           "SutskeverSeq2Seq"]
+__all__ = ["ChoEncoderDecoder", "EncoderDecoder", "GNMT", "GravesHandwritingModel", "GravesSynthesisModel",
+           "GravesTextModel", "HierarchicalAttentionNetwork", "SutskeverSeq2Seq"]

@@ -128,5 +128,6 @@ class GNMT(EncoderDecoder):
         return self.log_probs(y), new_state, attention
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "encoder_layers": self.encoder_layers, "decoder_layers": self.decoder_layers,
-                "attention_units": self.attention_units, "use_cudnn": self.use_cudnn}
+        return {**super().get_config(), "units": self.units, "encoder_layers": self.encoder_layers,
+                "decoder_layers": self.decoder_layers, "attention_units": self.attention_units,
+                "use_cudnn": self.use_cudnn}

@@ -28,8 +28,8 @@ or an object with a "strokes" key), sample them from a handwriting export
 
     python -m zoo.strokes sample.png --strokes strokes.npy
     python -m zoo.strokes sample.svg --export savedmodels/graves_handwriting/1 --steps 700 --bias 1.0 --seed 0
-    python -m zoo.strokes lines.png --export savedmodels/graves_synthesis/1 --text "a new tale" --text "vote on a lion" \\
-        --bias 2.0 --seed 0 --alignment window.png
+    python -m zoo.strokes lines.png --export savedmodels/graves_synthesis/1 --text "a new tale" \\
+        --text "vote on a lion" --bias 2.0 --seed 0 --alignment window.png
 
 (the command line is `zoo/strokes/__main__.py`).
 """
