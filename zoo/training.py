@@ -135,6 +135,20 @@ def compile_model(model, loss, **kwargs):
     model.optimizer.build(model.trainable_variables)
 
 
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras's callback, with the epoch of its mid-epoch checkpoints right after a resume.
+
+    Keras 3.15's counts epochs from 0 in every `fit` and only moves on at an
+    epoch's end: in a resumed run, a checkpoint written every `save_freq`
+    batches records epoch 0, and a second resume starts the run over
+    (restored weights, epoch count back to 1). It takes the epoch `fit` is
+    in instead.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+
 def fit(model, train_ds, validation_ds, backup_dir):
     """`model.fit` with checkpoints (resumable) and TensorBoard logs.
 
@@ -166,8 +180,8 @@ def fit(model, train_ds, validation_ds, backup_dir):
             shutil.copytree(backup_dir, os.path.join(worker_dir, "checkpoints"))
         backup_dir, log_dir = os.path.join(worker_dir, "checkpoints"), os.path.join(worker_dir, "logs")
     callbacks = [
-        keras.callbacks.BackupAndRestore(backup_dir, save_freq=FLAGS.checkpoint_steps or "epoch",
-                                         double_checkpoint=True, delete_checkpoint=False),
+        BackupAndRestore(backup_dir, save_freq=FLAGS.checkpoint_steps or "epoch", double_checkpoint=True,
+                         delete_checkpoint=False),
         keras.callbacks.TensorBoard(log_dir),
     ]
     try:
