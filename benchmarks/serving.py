@@ -28,7 +28,6 @@ from ŷ with NumPy, as a device would.
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -278,10 +277,8 @@ def graves_handwriting(flags, quick):
 def synthesis_texts(flags, count=SYNTHESIS_LINES, length=SYNTHESIS_CHARACTERS):
     """`count` texts of `length` characters: the run's validation lines (read, cleaned and split as the recipe
     does), their words run together and cut into lines; the words go round again if they run out."""
-    lines, _ = handwriting_text.read_iam_ondb_transcribed(flags["data_dir"], int(flags.get("max_lines", 0)))
-    lines, _ = handwriting_text.clean_transcribed_lines(lines)
-    splits_dir = flags.get("splits_dir") or os.path.join(flags["data_dir"], "splits")
-    _, valid, _ = handwriting_text.split_iam_ondb_tasks(lines, splits_dir if os.path.isdir(splits_dir) else None)
+    _, valid, _ = handwriting_text.read_synthesis_lines(flags["data_dir"], flags.get("splits_dir"),
+                                                        int(flags.get("max_lines", 0)))
     words = " ".join(valid.texts).split()
     if not words:
         raise ValueError(f"{flags['data_dir']}: no validation text to write")
@@ -362,17 +359,6 @@ class SynthesisCell:
         return cap, False
 
 
-def _timed(function, repeats):
-    """(median seconds of `repeats` calls after a warm-up call, the warm-up call's result)."""
-    result = function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
 def synthesis(flags, quick):
     """Rows: points/s and ms a line of the SavedModel (batch 1, 16) and the LiteRT cell's Python loop (1, 16 × 1).
 
@@ -398,7 +384,8 @@ def synthesis(flags, quick):
     rows = []
     for way, function in (("SavedModel serving_default", savedmodel), ("LiteRT step loop (Python)", loop)):
         for batch in (1, SYNTHESIS_LINES):
-            seconds, (lengths, finished) = _timed(lambda: function(batch), one if batch == 1 else many)
+            lengths, finished = function(batch)  # every call writes the same points: the seeds are fixed
+            seconds = median_seconds(lambda: function(batch), one if batch == 1 else many)
             rows.append({"model": "graves_synthesis", "way": way, "batch": batch,
                          "calls": 1 if way.startswith("SavedModel") else batch,
                          "points_per_second": sum(lengths) / seconds, "ms_per_line": 1000 * seconds / batch,

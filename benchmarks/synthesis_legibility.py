@@ -88,11 +88,9 @@ def validation_lines(data_dir, count):
     splits_dir = os.path.join(data_dir, "splits")
     if not os.path.isfile(os.path.join(splits_dir, "testset_v.txt")):
         raise app.UsageError(f"{splits_dir}/testset_v.txt is missing: the validation split is the IAM task list")
-    lines, skipped_forms = handwriting_text.read_iam_ondb_transcribed(data_dir)
-    lines, dropped = handwriting_text.clean_transcribed_lines(lines)
-    _, valid, _ = handwriting_text.split_iam_ondb_tasks(lines, splits_dir)
-    print(f"IAM-OnDB: {len(lines)} lines kept ({len(skipped_forms)} forms skipped, dropped {dropped}); "
-          f"{len(valid)} validation lines, the first {min(count, len(valid))} taken", flush=True)
+    _, valid, report = handwriting_text.read_synthesis_lines(data_dir, splits_dir)
+    print(f"IAM-OnDB: {report['kept']} lines kept ({len(report['skipped_forms'])} forms skipped, dropped "
+          f"{report['dropped']}); {len(valid)} validation lines, the first {min(count, len(valid))} taken", flush=True)
     return [(valid.names[i], valid.texts[i], valid.strokes[i]) for i in range(min(count, len(valid)))]
 
 

@@ -56,14 +56,11 @@ def read_lines():
     """(train, valid) transcribed lines, cleaned and split; logs what was dropped and how it was split."""
     if FLAGS.dataset == "demo" and not os.path.isdir(os.path.join(FLAGS.data_dir, demo.IAM_ONDB_TREE)):
         demo.write_demo_synthesis(FLAGS.data_dir)
-    lines, skipped_forms = handwriting_text.read_iam_ondb_transcribed(FLAGS.data_dir, FLAGS.max_lines)
-    lines, dropped = handwriting_text.clean_transcribed_lines(lines)
-    splits_dir = FLAGS.splits_dir or os.path.join(FLAGS.data_dir, "splits")
-    train, valid, split = handwriting_text.split_iam_ondb_tasks(lines, splits_dir if os.path.isdir(splits_dir)
-                                                                else None)
-    logging.info("%s: %d lines kept (%d forms skipped: text and strokes do not pair; dropped %s); split %s: "
-                 "%d train / %d valid", FLAGS.dataset, len(lines), len(skipped_forms), dropped, split, len(train),
-                 len(valid))
+    train, valid, report = handwriting_text.read_synthesis_lines(FLAGS.data_dir, FLAGS.splits_dir, FLAGS.max_lines)
+    logging.info("%s: %d lines kept (%d forms skipped: text and strokes do not pair; dropped %s); split %s "
+                 "(%d lines on no list): %d train / %d valid", FLAGS.dataset, report["kept"],
+                 len(report["skipped_forms"]), report["dropped"], report["split"], report["unlisted_lines"],
+                 len(train), len(valid))
     if not (train and valid):
         raise training.RecipeError(f"{FLAGS.data_dir}: too few lines to split into train/valid "
                                    f"({len(train)}/{len(valid)} lines)")

@@ -233,6 +233,20 @@ def split_iam_ondb_tasks(lines, splits_dir=None, holdout_every=20):
     return train, valid, {"split": "iam_ondb_task_lists", "unlisted_lines": parts.count(None)}
 
 
+def read_synthesis_lines(data_dir, splits_dir=None, max_lines=0):
+    """IAM-OnDB's transcribed lines as synthesis trains on them: read, cleaned, split into (train, valid).
+
+    `splits_dir` defaults to `data_dir/splits` (the IAM task lists; by form
+    where that is not a folder, see `split_iam_ondb_tasks`). Returns
+    `(train, valid, report)`, the report `{"kept": lines after cleaning,
+    "skipped_forms": [...], "dropped": {...}, "split": ..., "unlisted_lines": n}`.
+    """
+    lines, skipped_forms = read_iam_ondb_transcribed(data_dir, max_lines)
+    lines, dropped = clean_transcribed_lines(lines)
+    train, valid, split = split_iam_ondb_tasks(lines, splits_dir or os.path.join(data_dir, "splits"))
+    return train, valid, {"kept": len(lines), "skipped_forms": skipped_forms, "dropped": dropped, **split}
+
+
 def synthesis_dataset(lines, tokenizer, batch_size, shuffle=False, seed=None, max_points=1500,
                       bucket_boundaries=None):
     """A tf.data pipeline of `((inputs [B, T, 3], char_ids [B, U]), targets [B, T, 3], weights [B, T])`.
