@@ -16,6 +16,8 @@ setup(
         "matplotlib==3.11.2",
         # Corpus BLEU of the translation recipes, the field's standard implementation.
         "sacrebleu==2.6.0",
+        # Learns the translation models' subword vocabularies (Kudo & Richardson 2018); tensorflow-text runs them.
+        "sentencepiece==0.2.3",
     ],
     extras_require={
         # LiteRT runs the .tflite files in tests, as on a device (tf.lite.Interpreter is deprecated in TF 2.21).

@@ -400,13 +400,9 @@ def translation_run(name, flags):
     """(test pairs, tokenizer, Keras model, export path) of a trained translation run."""
     _, _, test = parallel.read_parallel(flags["dataset"], flags["data_dir"], flags.get("source_language", "en"),
                                         flags.get("target_language", "de"))
-    tokenizer = text.SubwordTokenizer.load(flags["model_dir"], lower_case=_lower_case(flags))
+    tokenizer = text.SubwordTokenizer.load(flags["model_dir"])
     path = _export_path(flags)
     return test, tokenizer, _keras_model(flags, f"{name}.keras"), path
-
-
-def _lower_case(flags):
-    return flags.get("lower_case", "false").lower() in ("true", "1")
 
 
 def translation(name, flags, quick):
@@ -421,10 +417,10 @@ def translation(name, flags, quick):
     for form, content in (("float", _extra(path, "translation.tflite")),
                           ("quantised", export.translation_to_tflite(model, tokenizer, max_length, quantize=True))):
         lite = TFLite(content, custom_ops=True)
-        prepared = [s.lower() if _lower_case(flags) else s for s in sources]
-        ids = [sorted(lite(text=np.array([s.encode()])), key=np.ndim)[1] for s in prepared]
-        hypotheses = [t.decode("utf-8") for t in tokenizer.detokenize(np.concatenate(ids)).numpy()]
-        forms[form] = (lite, _median_ms(lambda: lite(text=np.array([prepared[0].encode()])), 20), bleu(hypotheses))
+        # The device's own text (its detokenizer writes byte pieces as " ⁇ ").
+        hypotheses = [dict(zip(export.TRANSLATION_TFLITE_OUTPUTS, lite(text=np.array([s.encode()]))))["translation"][0]
+                      .decode("utf-8") for s in sources]
+        forms[form] = (lite, _median_ms(lambda: lite(text=np.array([sources[0].encode()])), 20), bleu(hypotheses))
     return _row(name, f"{flags['dataset']} test, {count} sentences, greedy", "BLEU", path,
                 _median_ms(lambda: greedy(text=tf.constant(sources[:1])), 20), bleu(served), forms, True)
 

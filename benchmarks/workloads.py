@@ -154,9 +154,8 @@ class TranslationData:
             train, _, test = parallel.read_parallel("demo", os.path.join(scratch, "translation_demo"))
             self.data = "generated demo pairs"
         self.train, self.test = train, test
-        vocabulary = text.build_subword_vocabulary(train.sources[:vocabulary_pairs] + train.targets[:vocabulary_pairs],
-                                                   8000)
-        self.tokenizer = text.SubwordTokenizer(vocabulary)
+        self.tokenizer = text.SubwordTokenizer(text.build_subword_model(
+            train.sources[:vocabulary_pairs] + train.targets[:vocabulary_pairs], 8000, model_type="bpe"))
         self.vocabulary_size = self.tokenizer.vocabulary_size
         # The rows the plain and torch paths train on: source, decoder input, target, unpadded.
         source = self.tokenizer(tf.constant(train.sources))[:, : self.max_length].to_list()

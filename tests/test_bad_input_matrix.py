@@ -29,7 +29,7 @@ def signatures(han_export, tmp_path_factory):
     text_model(np.ones((1, 1), np.int32))
     handwriting_model = GravesHandwritingModel(units=8, num_layers=2, num_components=2)
     handwriting_model(np.zeros((1, 1, 3), np.float32))
-    pieces = text.SubwordTokenizer([*text.SUBWORD_RESERVED, *"Itwasupérb.", "##t", "##a", "##s", "##u", "##p"])
+    pieces = text.SubwordTokenizer(text.build_subword_model(["It was superb."] * 5, 300))
     translator = GNMT(pieces.vocabulary_size, embedding_dim=4, units=4, encoder_layers=2, decoder_layers=2,
                       attention_units=4)
     translator((np.ones((1, 1), np.int32), np.ones((1, 1), np.int32)))
@@ -141,15 +141,15 @@ def error(message):
 
 # What each cell gives: a check of the outputs, or (error type, message pattern).
 EXPECTED = {
-    ("gnmt", "empty"): error(r"serving_default: empty source text \(no word piece\) at batch index.*\[1\]"),
-    ("gnmt", "whitespace"): error(r"serving_default: empty source text \(no word piece\) at batch index.*\[1\]"),
-    ("gnmt", "non_utf8"): translated,  # invalid bytes become U+FFFD, an unknown piece
+    ("gnmt", "empty"): error(r"serving_default: empty source text \(no piece\) at batch index.*\[1\]"),
+    ("gnmt", "whitespace"): error(r"serving_default: empty source text \(no piece\) at batch index.*\[1\]"),
+    ("gnmt", "non_utf8"): translated,  # invalid bytes become U+FFFD, which SentencePiece's nmt_nfkc reads as a space
     ("gnmt", "one_megabyte"): translated,  # cut to its first max_length pieces
     ("gnmt", "batch_of_0"): lambda out: translated(out, batch=0),
     ("gnmt", "wrong_dtype"): error("expected to be a string tensor but is a int32 tensor"),
     ("gnmt", "wrong_rank"): error(r"Shape of tensor text \[1,1\] is not compatible with expected shape \[\?\]"),
-    ("gnmt_beam_search", "empty"): error(r"beam_search: empty source text \(no word piece\) at batch index.*\[0\]"),
-    ("gnmt_beam_search", "whitespace"): error(r"beam_search: empty source text \(no word piece\)"),
+    ("gnmt_beam_search", "empty"): error(r"beam_search: empty source text \(no piece\) at batch index.*\[0\]"),
+    ("gnmt_beam_search", "whitespace"): error(r"beam_search: empty source text \(no piece\)"),
     ("gnmt_beam_search", "non_utf8"): lambda out: translated(out, beams=2),
     ("gnmt_beam_search", "one_megabyte"): lambda out: translated(out, beams=2),
     ("gnmt_beam_search", "batch_of_0"): lambda out: translated(out, batch=0, beams=2),

@@ -22,7 +22,7 @@ from zoo.models import (GNMT, ChoEncoderDecoder, GravesHandwritingModel, GravesS
                         HierarchicalAttentionNetwork, SutskeverSeq2Seq)
 
 EXPECTED = os.path.join(os.path.dirname(__file__), "data", "export_signatures.json")
-PIECES = [*text.SUBWORD_RESERVED, *"abcdefghijklmnopqrstuvwxyz.", "##a", "##b", "##e", "##s"]
+SENTENCES = ["the quick brown fox jumps over the lazy dog.", "a cat sat."] * 5
 TRANSLATORS = {
     "sutskever": lambda size: SutskeverSeq2Seq(size, embedding_dim=4, units=4, num_layers=2),
     "cho": lambda size: ChoEncoderDecoder(size, embedding_dim=4, units=4, maxout_units=2),
@@ -85,7 +85,7 @@ def exports(tmp_path_factory):
     synthesis(synthesis.example_input())
     paths["graves_synthesis"] = export.export_synthesis(synthesis, characters, (0.5, 0.0), (2.0, 2.0),
                                                         str(base / "graves_synthesis"))
-    pieces = text.SubwordTokenizer(PIECES)
+    pieces = text.SubwordTokenizer(text.build_subword_model(SENTENCES, 300))
     for name, build in TRANSLATORS.items():
         model = build(pieces.vocabulary_size)
         model((np.ones((1, 1), np.int32), np.ones((1, 1), np.int32)))

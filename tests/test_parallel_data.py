@@ -13,7 +13,12 @@ from zoo import text
 from zoo.data import DataError, demo, parallel
 
 WORDS = ["one", "two", "three", "four", "five", "six"]
-TOKENIZER = text.SubwordTokenizer(list(text.SUBWORD_RESERVED) + WORDS)  # "one" = 4, ..., "six" = 9
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    """BPE learns each of WORDS as one piece ("▁one", ...)."""
+    return text.SubwordTokenizer(text.build_subword_model([" ".join(WORDS)] * 50, 300, model_type="bpe"))
 
 
 def write(path, lines, compress=False):
@@ -197,28 +202,32 @@ def dataset_rows(dataset):
             for rows in zip(sources.numpy(), inputs.numpy(), targets.numpy())]
 
 
-def test_translation_dataset_start_end_truncation_and_padding():
+def test_translation_dataset_start_end_truncation_and_padding(tokenizer):
+    ONE, TWO, THREE, FOUR, FIVE, SIX = (tokenizer.vocabulary.index("▁" + word) for word in WORDS)
     pairs = parallel.ParallelText(
         ["one two three", "four", "one two three four five six one two", "  "],
         ["five six", "one two three four five six one two three", "two", "one"])
-    dataset = parallel.translation_dataset(pairs, TOKENIZER, batch_size=8, max_length=6)
+    dataset = parallel.translation_dataset(pairs, tokenizer, batch_size=8, max_length=6)
     spec = dataset.element_spec
     assert [s.shape.as_list() for s in (spec[0][0], spec[0][1], spec[1])] == [[None, None]] * 3
     assert all(s.dtype == tf.int32 for s in (spec[0][0], spec[0][1], spec[1]))
     batches = list(dataset)
     assert len(batches) == 1  # the pair whose source has no piece is left out
     (source_ids, decoder_inputs), decoder_targets = batches[0]
-    np.testing.assert_array_equal(source_ids, [[4, 5, 6, 0, 0, 0], [7, 0, 0, 0, 0, 0], [4, 5, 6, 7, 8, 9]])
-    np.testing.assert_array_equal(decoder_inputs, [[2, 8, 9, 0, 0, 0], [2, 4, 5, 6, 7, 8], [2, 5, 0, 0, 0, 0]])
-    np.testing.assert_array_equal(decoder_targets, [[8, 9, 3, 0, 0, 0], [4, 5, 6, 7, 8, 3], [5, 3, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(source_ids, [[ONE, TWO, THREE, 0, 0, 0], [FOUR, 0, 0, 0, 0, 0],
+                                               [ONE, TWO, THREE, FOUR, FIVE, SIX]])
+    np.testing.assert_array_equal(decoder_inputs, [[2, FIVE, SIX, 0, 0, 0], [2, ONE, TWO, THREE, FOUR, FIVE],
+                                                   [2, TWO, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(decoder_targets, [[FIVE, SIX, 3, 0, 0, 0], [ONE, TWO, THREE, FOUR, FIVE, 3],
+                                                    [TWO, 3, 0, 0, 0, 0]])
 
 
-def test_translation_dataset_buckets_by_length_and_shuffles_by_seed():
+def test_translation_dataset_buckets_by_length_and_shuffles_by_seed(tokenizer):
     rng = np.random.default_rng(0)
     sources = [" ".join(rng.choice(WORDS, n)) for n in rng.integers(1, 21, 60)]
     targets = [" ".join(rng.choice(WORDS, n)) for n in rng.integers(1, 21, 60)]
     pairs = parallel.ParallelText(sources, targets)
-    dataset = parallel.translation_dataset(pairs, TOKENIZER, batch_size=4, max_length=24, shuffle=True, seed=1)
+    dataset = parallel.translation_dataset(pairs, tokenizer, batch_size=4, max_length=24, shuffle=True, seed=1)
     first = list(dataset)
     for (source_ids, decoder_inputs), decoder_targets in first:
         assert source_ids.shape[0] <= 4 and decoder_inputs.shape == decoder_targets.shape
@@ -226,15 +235,15 @@ def test_translation_dataset_buckets_by_length_and_shuffles_by_seed():
         assert len({int(n) // 8 for n in lengths}) == 1, lengths  # buckets [1, 8), [8, 16), [16, 24]
         assert max(source_ids.shape[1], decoder_targets.shape[1]) == lengths.max()  # padded to the batch's longest
     rows = dataset_rows(first)
-    expected = [(s[:24], [2] + t[:23], t[:23] + [3]) for s, t in zip(TOKENIZER(tf.constant(sources)).to_list(),
-                                                                    TOKENIZER(tf.constant(targets)).to_list())]
+    expected = [(s[:24], [2] + t[:23], t[:23] + [3]) for s, t in zip(tokenizer(tf.constant(sources)).to_list(),
+                                                                    tokenizer(tf.constant(targets)).to_list())]
     assert sorted(rows) == sorted(expected)
     second = dataset_rows(dataset)
     assert second != rows and sorted(second) == sorted(rows)  # reshuffled each iteration
-    again = parallel.translation_dataset(pairs, TOKENIZER, batch_size=4, max_length=24, shuffle=True, seed=1)
+    again = parallel.translation_dataset(pairs, tokenizer, batch_size=4, max_length=24, shuffle=True, seed=1)
     assert dataset_rows(again) == rows
 
 
-def test_translation_dataset_rejects_short_max_length():
+def test_translation_dataset_rejects_short_max_length(tokenizer):
     with pytest.raises(ValueError, match="max_length must be at least 2"):
-        parallel.translation_dataset(parallel.ParallelText(["a"], ["b"]), TOKENIZER, 4, 1)
+        parallel.translation_dataset(parallel.ParallelText(["a"], ["b"]), tokenizer, 4, 1)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_python, tflite_interpreter
+from conftest import run_python, run_tflite
 from zoo import export, text
 from zoo.data import parallel
 from zoo.models import GNMT, ChoEncoderDecoder, SutskeverSeq2Seq
@@ -25,20 +25,27 @@ MODELS = {
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
+    # Seeded before the tokenizer is made: seeding frees its SentencePiece model (see SubwordTokenizer).
+    keras.utils.set_random_seed(7)
     train, _, _ = parallel.read_parallel("demo", str(tmp_path_factory.mktemp("demo")))
-    return text.SubwordTokenizer(text.build_subword_vocabulary(train.sources + train.targets, 100))
+    return text.SubwordTokenizer(text.build_subword_model(train.sources + train.targets, 300))
 
 
 @pytest.fixture(scope="module")
-def exports(tokenizer, tmp_path_factory):
-    """An untrained model of each kind (outputs are not sensible, the plumbing is), exported with TFLite."""
-    base, paths = tmp_path_factory.mktemp("translation"), {}
+def models(tokenizer):
+    """An untrained model of each kind: outputs are not sensible, the plumbing is."""
+    built = {}
     for name, build in MODELS.items():
-        keras.utils.set_random_seed(7)
-        model = build(tokenizer.vocabulary_size)
-        model((np.ones((1, 2), np.int32), np.ones((1, 2), np.int32)))
-        paths[name] = export.export_translation(model, tokenizer, str(base / name), MAX_LENGTH, beam_size=3)
-    return paths
+        built[name] = build(tokenizer.vocabulary_size)
+        built[name]((np.ones((1, 2), np.int32), np.ones((1, 2), np.int32)))
+    return built
+
+
+@pytest.fixture(scope="module")
+def exports(models, tokenizer, tmp_path_factory):
+    base = tmp_path_factory.mktemp("translation")
+    return {name: export.export_translation(model, tokenizer, str(base / name), MAX_LENGTH, beam_size=3)
+            for name, model in models.items()}
 
 
 def signatures(path):
@@ -49,7 +56,7 @@ SOURCES = ["bako riba meni", "turi losa", "kori"]
 TRANSLATE_WITHOUT_ZOO = r"""
 import json, sys
 import tensorflow as tf
-import tensorflow_text  # registers the wordpiece tokeniser's ops, as TF Serving links them in
+import tensorflow_text  # registers the SentencePiece tokeniser's ops, as TF Serving links them in
 model = tf.saved_model.load(sys.argv[1])
 out = model.signatures["serving_default"](text=tf.constant(json.loads(sys.argv[2])))
 leaked = sorted(m for m in sys.modules if m.split(".")[0] == "zoo")
@@ -74,18 +81,20 @@ def test_saved_model_cli_lists_the_signatures(exports, tmp_path):
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     shown = run_python([cli, "show", "--dir", exports["gnmt"], "--all"], cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr[-2000:]
-    for name in ("serving_default", "beam_search", "greedy"):
+    for name in ("serving_default", "beam_search", "greedy", "score", "alignment"):
         assert f"signature_def['{name}']" in shown.stdout
     assert "outputs['translations']" in shown.stdout and "inputs['beam_size']" in shown.stdout
+    assert "outputs['piece_scores']" in shown.stdout and "outputs['source_pieces']" in shown.stdout
 
 
-def test_beam_search_returns_the_n_best_list_best_first(exports):
+def test_beam_search_returns_the_n_best_list_best_first(exports, tokenizer):
     search = signatures(exports["gnmt"])["beam_search"]
     out = search(text=tf.constant(SOURCES[:2]), beam_size=tf.constant(4), alpha=tf.constant(0.6),
                  beta=tf.constant(0.2))
     assert out["translations"].shape == (2, 4) and out["scores"].shape == (2, 4)
     assert np.all(np.diff(out["scores"].numpy(), axis=1) <= 0)
-    assert out["attention"].shape[:2] == (2, 4) and out["attention"].shape[3] == 3
+    source_length = min(MAX_LENGTH, max(len(ids) for ids in tokenizer(SOURCES[:2]).to_list()))
+    assert out["attention"].shape[:2] == (2, 4) and out["attention"].shape[3] == source_length
     default = signatures(exports["gnmt"])["serving_default"](text=tf.constant(SOURCES[:2]))
     three = search(text=tf.constant(SOURCES[:2]), beam_size=tf.constant(3), alpha=tf.constant(0.6),
                    beta=tf.constant(0.2))
@@ -94,24 +103,94 @@ def test_beam_search_returns_the_n_best_list_best_first(exports):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_tflite_greedy_matches_the_saved_model(exports, tokenizer, name):
+def test_tflite_translates_text_to_text_as_the_saved_model_does(exports, tokenizer, name):
     with open(os.path.join(exports[name], export.EXTRA_DIR, "translation.tflite"), "rb") as f:
-        interpreter = tflite_interpreter(f.read())
-    interpreter.allocate_tensors()
+        content = f.read()
     greedy = signatures(exports[name])["greedy"]
     for source in SOURCES:
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], np.array([source.encode()]))
-        interpreter.invoke()
-        score, ids = sorted((interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()),
-                            key=lambda a: a.ndim)
+        out = dict(zip(export.TRANSLATION_TFLITE_OUTPUTS, run_tflite(content, {"text": np.array([source.encode()])})))
         expected = greedy(text=tf.constant([source]))
-        assert tokenizer.detokenize(ids).numpy()[0] == expected["translation"].numpy()[0]
-        np.testing.assert_allclose(score, expected["score"].numpy(), rtol=1e-4, atol=1e-4)
+        # The same pieces as the SavedModel's greedy decoder (whose text is the byte-exact detokenizer's) ...
+        assert tokenizer.detokenize(out["ids"]).numpy().tolist() == expected["translation"].numpy().tolist()
+        # ... written as the device's detokenizer writes them (an untrained model writes byte pieces, which
+        # the device's SentencePiece kernel does not join into characters).
+        assert out["translation"].tolist() == tokenizer.detokenize_on_device(out["ids"][0]).numpy().tolist()
+        np.testing.assert_allclose(out["score"], expected["score"].numpy(), rtol=1e-4, atol=1e-4)
+
+
+def step_by_step(model, tokenizer, source, target):
+    """Each target piece's (and [END]'s) log-probability and attention, by `decode_step`, one step at a time,
+    renormalised without [PAD] and [START] as the decoders are; the source cut to MAX_LENGTH pieces as served."""
+    state = model.encode(tokenizer([source])[:, :MAX_LENGTH].to_tensor())
+    token, log_probs, attention = tokenizer.start_id, [], []
+    for piece in tokenizer([target]).to_list()[0] + [tokenizer.end_id]:
+        step, state, step_attention = model.decode_step(tf.constant([token]), state)
+        allowed = np.delete(step.numpy()[0], [tokenizer.pad_id, tokenizer.start_id])
+        log_probs.append(step.numpy()[0, piece] - np.logaddexp.reduce(allowed))
+        attention.append(None if step_attention is None else step_attention.numpy()[0])
+        token = piece
+    return np.array(log_probs), attention
+
+
+PAIRS = [("bako riba meni", "turi losa"), ("kori", ""), ("turi", "bako riba")]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_score_is_the_models_log_probability_of_the_given_translation(exports, models, tokenizer, name):
+    out = signatures(exports[name])["score"](source=tf.constant([s for s, _ in PAIRS]),
+                                             target=tf.constant([t for _, t in PAIRS]))
+    for row, (source, target) in enumerate(PAIRS):
+        expected, _ = step_by_step(models[name], tokenizer, source, target)
+        length = len(expected)
+        assert out["lengths"].numpy()[row] == length  # an empty target is [END] alone
+        np.testing.assert_allclose(out["piece_scores"].numpy()[row, :length], expected, rtol=1e-4, atol=1e-5)
+        assert (out["piece_scores"].numpy()[row, length:] == 0).all()
+        np.testing.assert_allclose(out["score"].numpy()[row], expected.sum(), rtol=1e-4)
+        pieces = out["pieces"].numpy()[row].tolist()
+        assert pieces[:length] == tokenizer.pieces(tokenizer([target])).to_list()[0] + [b"[END]"]
+        assert pieces[length:] == [b""] * (len(pieces) - length)
+
+
+def test_alignment_is_the_attention_of_each_target_piece(exports, models, tokenizer):
+    out = signatures(exports["gnmt"])["alignment"](source=tf.constant([s for s, _ in PAIRS]),
+                                                   target=tf.constant([t for _, t in PAIRS]))
+    assert "alignment" not in signatures(exports["cho"])
+    for row, (source, target) in enumerate(PAIRS):
+        _, expected = step_by_step(models["gnmt"], tokenizer, source, target)
+        source_length = min(MAX_LENGTH, len(tokenizer([source]).to_list()[0]))
+        attention = out["attention"].numpy()[row]
+        np.testing.assert_allclose(attention[:len(expected), :source_length], np.array(expected)[:, :source_length],
+                                   rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(attention[:len(expected)].sum(axis=1), 1.0, rtol=1e-5)
+        assert (attention[:, source_length:] == 0).all() and (attention[len(expected):] == 0).all()
+        assert out["source_pieces"].numpy()[row, :source_length].tolist() == \
+            tokenizer.pieces(tokenizer([source])).to_list()[0][:MAX_LENGTH]
+        assert out["target_pieces"].numpy()[row, len(expected) - 1] == b"[END]"
+
+
+@pytest.mark.parametrize("signature", ["score", "alignment"])
+@pytest.mark.parametrize("source, target, message", [
+    (["kori", "turi"], ["losa"], r"source and target must have the same batch size, got.*2.*and.*1"),
+    (["kori"], [" ".join(["bako"] * 11)], r"target longer than max_length = 10 pieces at batch index.*\[0\]"),
+    ([""], ["losa"], r"empty source text \(no piece\) at batch index"),
+])
+def test_bad_pairs_are_refused(exports, signature, source, target, message):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=f"{signature}: {message}"):
+        signatures(exports["gnmt"])[signature](source=tf.constant(source), target=tf.constant(target))
+
+
+def test_score_takes_non_utf8_and_an_empty_batch(exports):
+    score = signatures(exports["gnmt"])["score"]
+    out = score(source=tf.constant([b"bako \xff riba"]), target=tf.constant([b"turi \xfe"]))
+    assert np.isfinite(out["score"].numpy()).all()
+    assert score(source=tf.constant([], tf.string), target=tf.constant([], tf.string))["score"].shape == (0,)
 
 
 def test_export_files(exports, tokenizer):
     extra = os.path.join(exports["cho"], export.EXTRA_DIR)
-    assert sorted(os.listdir(extra)) == ["translation.json", "translation.tflite", "vocab.txt"]
+    assert sorted(os.listdir(extra)) == ["sentencepiece.model", "translation.json", "translation.tflite", "vocab.txt"]
+    with open(os.path.join(extra, "sentencepiece.model"), "rb") as f:
+        assert f.read() == tokenizer.model_proto
     with open(os.path.join(extra, "vocab.txt"), encoding="utf-8") as f:
         assert f.read().splitlines() == tokenizer.vocabulary
     with open(os.path.join(extra, "translation.json")) as f:
@@ -121,17 +200,18 @@ def test_export_files(exports, tokenizer):
 
 # Bad input (README "Bad input, every signature" and tests/test_bad_input_matrix.py for the shared list).
 
-def test_a_source_longer_than_max_length_is_cut(exports):
+def test_a_source_longer_than_max_length_is_cut(exports, tokenizer):
     serve = signatures(exports["gnmt"])["serving_default"]
-    words = "bako riba meni turi losa kori bako riba meni turi".split()
-    long = " ".join(words * 3)  # 30 pieces
-    out = serve(text=tf.constant([long, " ".join(words[:MAX_LENGTH])]))
+    long = " ".join("bako riba meni turi losa kori".split() * 5)
+    first_pieces = tokenizer.detokenize(tokenizer([long])[:, :MAX_LENGTH])
+    assert len(tokenizer([long]).to_list()[0]) > MAX_LENGTH
+    out = serve(text=tf.concat([tf.constant([long]), first_pieces], axis=0))
     assert out["translation"].numpy()[0] == out["translation"].numpy()[1]
     assert out["attention"].shape[2] == MAX_LENGTH
 
 
-def test_unknown_characters_are_unknown_pieces(exports, tokenizer):
-    assert tokenizer(["bako ÿ€ riba"]).to_list()[0][1] == 1  # [UNK]
+def test_unseen_characters_are_byte_pieces_not_unknown(exports, tokenizer):
+    assert tokenizer.unk_id not in tokenizer(["bako ÿ€ riba"]).to_list()[0]
     out = signatures(exports["sutskever"])["serving_default"](text=tf.constant(["bako ÿ€ riba", b"bako \xff riba"]))
     assert out["translation"].shape == (2,) and np.isfinite(out["score"].numpy()).all()
 

@@ -4,7 +4,7 @@
 their model's flags and a `build_model(vocabulary_size)`, and hand it to
 `main`; everything else is here, once:
 
-1. read a parallel set (`zoo.data.parallel`), learn one wordpiece vocabulary
+1. read a parallel set (`zoo.data.parallel`), learn one SentencePiece model
    from both sides of the training split (GNMT shares it; the others do
    not mind), or read it back when resuming;
 2. train with teacher forcing (`model.fit` via `zoo.training.fit`: progress
@@ -29,6 +29,7 @@ import tensorflow as tf
 from zoo import export, text, training
 from zoo.data import parallel
 from zoo.text.reserved import PAD_ID
+from zoo.text.subwords import MODEL_TYPES
 
 FLAGS = flags.FLAGS
 
@@ -40,11 +41,11 @@ def define_flags(name, batch_size=64, learning_rate=0.001, epochs=10):
     flags.DEFINE_bool("download", False, "Fetch missing files from their published URL into --data_dir.")
     flags.DEFINE_string("source_language", "en", "Source language (file suffix, e.g. en).")
     flags.DEFINE_string("target_language", "de", "Target language (file suffix, e.g. de).")
-    flags.DEFINE_integer("vocabulary_size", 8000, "Wordpiece vocabulary size (shared by source and target).",
-                         lower_bound=5)
-    flags.DEFINE_bool("lower_case", False, "Lower-case text before tokenising.")
-    flags.DEFINE_integer("max_length", 64, "Word pieces kept per source and produced per translation.",
-                         lower_bound=2)
+    flags.DEFINE_integer("vocabulary_size", 8000, "SentencePiece pieces (shared by source and target), the 4 "
+                         "reserved and 256 byte pieces included.", lower_bound=261)
+    flags.DEFINE_enum("subword_model", "bpe", MODEL_TYPES, "SentencePiece's segmentation model: bpe (Sennrich et "
+                      "al. 2016, as GNMT's wordpieces) or unigram (Kudo 2018).")
+    flags.DEFINE_integer("max_length", 64, "Pieces kept per source and produced per translation.", lower_bound=2)
     flags.DEFINE_integer("beam_size", 4, "Beam of the served translation and of the BLEU evaluation.", lower_bound=1,
                          upper_bound=export.MAX_BEAM_SIZE)
     flags.DEFINE_float("alpha", 0.6, "GNMT length normalisation α.", lower_bound=0.0)
@@ -55,14 +56,13 @@ def define_flags(name, batch_size=64, learning_rate=0.001, epochs=10):
 
 
 def tokenizer_for(train):
-    """The run's wordpieces: learnt from both sides of the training split, or the saved ones when resuming."""
+    """The run's SentencePiece model: learnt from both sides of the training split, or the saved one when resuming."""
 
     def build():
-        logging.info("Learning a wordpiece vocabulary of about %d pieces", FLAGS.vocabulary_size)
-        return text.build_subword_vocabulary(train.sources + train.targets, FLAGS.vocabulary_size,
-                                             lower_case=FLAGS.lower_case)
+        logging.info("Learning a %s SentencePiece model of %d pieces", FLAGS.subword_model, FLAGS.vocabulary_size)
+        return text.build_subword_model(train.sources + train.targets, FLAGS.vocabulary_size, FLAGS.subword_model)
 
-    return training.run_tokenizer(text.SubwordTokenizer, build, lower_case=FLAGS.lower_case)
+    return training.run_tokenizer(text.SubwordTokenizer, build)
 
 
 def perplexity(model, dataset):

@@ -1,8 +1,9 @@
 """Translation exports (Sutskever, Cho, GNMT): text in, text out, every decoder in the graph.
 
 The signatures drive the models' `encode` / `decode_step` (the
-`EncoderDecoder` contract) through `zoo.decoding`; the wordpiece tokeniser
-runs in the graph (tensorflow-text kernels: load the SavedModel with
+`EncoderDecoder` contract) through `zoo.decoding`, and score given pairs
+with the teacher-forced `call`; the SentencePiece tokeniser runs in the
+graph (tensorflow-text kernels: load the SavedModel with
 `import tensorflow_text`, as TF Serving links them in).
 """
 
@@ -16,6 +17,8 @@ from zoo.export.tflite import freeze_to_tflite
 
 # A cap, so that one request cannot hold a server for long.
 MAX_BEAM_SIZE = 16
+# The outputs of `translation.tflite`, in order (converted tensors lose the names).
+TRANSLATION_TFLITE_OUTPUTS = ("translation", "score", "ids")
 _TEXT = tf.TensorSpec([None], tf.string, name="text")
 
 
@@ -30,7 +33,13 @@ def _source_ids(tokenizer, text, max_length, signature):
     ids = pieces[:, :max_length].to_tensor(tokenizer.pad_id)
     # Keep a time axis for an empty batch.
     ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]], constant_values=tokenizer.pad_id)
-    return checked(tf.size(empty) == 0, [f"{signature}: empty source text (no word piece) at batch index", empty], ids)
+    return checked(tf.size(empty) == 0, [f"{signature}: empty source text (no piece) at batch index", empty], ids)
+
+
+def _never(model, tokenizer):
+    """-1e9 for padding and START, 0 elsewhere `[vocabulary]`: added to logits, it rules them out."""
+    return tf.reduce_sum(tf.one_hot([tokenizer.pad_id, tokenizer.start_id], model.vocabulary_size, on_value=-1e9),
+                         axis=0)
 
 
 def translation_step(model, tokenizer):
@@ -39,14 +48,57 @@ def translation_step(model, tokenizer):
     Training never targets them, so they are improbable but not impossible;
     a decoder that emitted one would write nothing or start over.
     """
-    never = tf.reduce_sum(tf.one_hot([tokenizer.pad_id, tokenizer.start_id], model.vocabulary_size, on_value=-1e9),
-                          axis=0)
+    never = _never(model, tokenizer)
 
     def step(tokens, state):
         log_probs, state, attention = model.decode_step(tokens, state)
         return tf.nn.log_softmax(log_probs + never), state, attention
 
     return step
+
+
+def _forced(model, tokenizer, source, target, max_length, signature, return_attention=False):
+    """Teacher-forced decoding of given pairs: what `score` and `alignment` report.
+
+    Returns the padded source ids `[batch, S]`, the target pieces + `[END]`
+    `[batch, T]` (padded), each one's log-probability `[batch, T]` (0 on
+    padding), under the same step distribution as decoding (`translation_step`),
+    and, with `return_attention`, the attention `[batch, T, S]`.
+    """
+    source, target = checked_shapes((source, target), ([None], [None]))
+    source = checked(tf.equal(tf.shape(source)[0], tf.shape(target)[0]),
+                     [f"{signature}: source and target must have the same batch size, got", tf.shape(source)[0],
+                      "and", tf.shape(target)[0]], source)
+    source_ids = _source_ids(tokenizer, source, max_length, signature)
+    pieces = tokenizer(target)
+    too_long = tf.where(pieces.row_lengths() > max_length)[:, 0]
+    pieces = checked(tf.size(too_long) == 0, [f"{signature}: target longer than max_length = {max_length} pieces "
+                                              "at batch index", too_long], pieces)
+    column = tf.ones([tf.shape(target)[0], 1], tf.int32)
+    decoder_inputs = tf.concat([column * tokenizer.start_id, pieces], axis=1).to_tensor(tokenizer.pad_id)
+    targets = tf.concat([pieces, column * tokenizer.end_id], axis=1).to_tensor(tokenizer.pad_id)
+    # Keras's RNNs cannot run a batch of 0 rows: an empty batch runs one row of [START] and keeps none of it.
+    rows = tf.shape(targets)[0]
+
+    def filled(ids):
+        shape = tf.shape(ids)
+        return tf.pad(ids, [[0, tf.maximum(1 - shape[0], 0)], [0, tf.maximum(1 - shape[1], 0)]],
+                      constant_values=tokenizer.start_id)
+
+    out = model((filled(source_ids), filled(decoder_inputs)), return_attention=return_attention)
+    logits, attention = out if return_attention else (out, None)
+    steps = tf.shape(targets)[1]
+    logits = logits[:rows, :steps]
+    if attention is not None:
+        attention = attention[:rows, :steps]
+    log_probs = tf.gather(tf.nn.log_softmax(tf.cast(logits, tf.float32) + _never(model, tokenizer)), targets,
+                          batch_dims=2)
+    return source_ids, targets, tf.where(targets != tokenizer.pad_id, log_probs, 0.0), attention
+
+
+def _padded_pieces(tokenizer, ids):
+    """Ids `[batch, T]` → their pieces as strings, "" for padding."""
+    return tf.where(ids != tokenizer.pad_id, tokenizer.pieces(ids), "")
 
 
 def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, beta=0.2):
@@ -59,10 +111,21 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
       (finite, >= 0) → the n-best `translations` `[batch, beam]`, `scores`,
       (`attention` `[batch, beam, target, source]`); empty slots (fewer
       hypotheses than beams) are "" with score -inf;
-    - `greedy`: `text` → `translation`, `score` (the log-probability).
+    - `greedy`: `text` → `translation`, `score` (the log-probability);
+    - `score`: `source`, `target` → the model's log-probability of that
+      translation (forced decoding): `score` `[batch]` (the total, `[END]`
+      included), `piece_scores` `[batch, T]` and `pieces` `[batch, T]` (the
+      target's pieces, then "[END]"; 0 and "" as padding), `lengths`
+      `[batch]`. An empty target is scored as `[END]` alone; a target over
+      `max_length` pieces is an error;
+    - `alignment` (models with attention): `source`, `target` → `attention`
+      `[batch, T, S]`, where row t is the attention of the step that predicted
+      target piece t (0 on padding), `source_pieces` `[batch, S]`,
+      `target_pieces` `[batch, T]` (as `score`'s `pieces`).
 
-    Sources are cut to `max_length` word pieces; translations end at `<eos>`
-    or after `max_length` pieces.
+    Sources are cut to `max_length` pieces; translations end at `<eos>`
+    or after `max_length` pieces. Texts are SentencePiece-normalised
+    (`zoo.text.SubwordTokenizer`).
     """
     step = translation_step(model, tokenizer)
 
@@ -104,17 +167,43 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
         out = decoding.greedy(step, model.encode(source), tokenizer.start_id, tokenizer.end_id, max_length)
         return {"translation": tokenizer.detokenize(out["ids"]), "score": out["log_prob"]}
 
-    return {SERVING_SIGNATURE: translate, "beam_search": beam_search, "greedy": greedy}
+    pair = [tf.TensorSpec([None], tf.string, name="source"), tf.TensorSpec([None], tf.string, name="target")]
+
+    @tf.function(input_signature=pair)
+    def score(source, target):
+        _, targets, log_probs, _ = _forced(model, tokenizer, source, target, max_length, "score")
+        return {"score": tf.reduce_sum(log_probs, axis=1), "piece_scores": log_probs,
+                "pieces": _padded_pieces(tokenizer, targets),
+                "lengths": tf.reduce_sum(tf.cast(targets != tokenizer.pad_id, tf.int32), axis=1)}
+
+    functions = {SERVING_SIGNATURE: translate, "beam_search": beam_search, "greedy": greedy, "score": score}
+    if model.has_attention:
+
+        @tf.function(input_signature=pair)
+        def alignment(source, target):
+            source_ids, targets, _, attention = _forced(model, tokenizer, source, target, max_length, "alignment",
+                                                        return_attention=True)
+            real = tf.cast(targets != tokenizer.pad_id, attention.dtype)[:, :, None]
+            return {"attention": attention * real, "source_pieces": _padded_pieces(tokenizer, source_ids),
+                    "target_pieces": _padded_pieces(tokenizer, targets)}
+
+        functions["alignment"] = alignment
+    return functions
 
 
 def translation_to_tflite(model, tokenizer, max_length, quantize=False):
-    """Greedy translation of one sentence as TFLite: `text` string `[1]` → `ids` int32 `[1, max_length]`, `score`.
+    """Greedy translation of one sentence as TFLite: `text` string `[1]` → `translation` string `[1]`, `score` `[1]`.
 
-    The wordpiece tokeniser runs as tensorflow-text's TFLite custom op (run
-    it with LiteRT's `InterpreterWithCustomOps` and `tensorflow_text.
-    tflite_registrar.SELECT_TFTEXT_OPS`); `ids` are 0 after the END id (3);
-    the device turns them into text with `vocab.txt` (id = line number; a
-    piece starting with `##` joins the previous one). The greedy loop is
+    Outputs, in order: `TRANSLATION_TFLITE_OUTPUTS`; `ids` int32 `[1,
+    max_length]` are the pieces written (0 after the END id, 3), for an app
+    that wants them (`vocab.txt`: id = line number).
+
+    Tokenise → encode → decode → detokenise in one graph: the SentencePiece
+    ops are tensorflow-text's TFLite custom ops (run it with LiteRT's
+    `InterpreterWithCustomOps` and `tensorflow_text.tflite_registrar.
+    SELECT_TFTEXT_OPS`), which have no byte fallback: a character the model
+    never saw reads as `[UNK]` and writes as " ⁇ " (`SubwordTokenizer`).
+    `score` is the translation's log-probability. The greedy loop is
     `zoo.decoding.greedy` in its static-length mode, and the source is padded
     to `max_length`, so every shape is static. `quantize`: dynamic-range
     quantisation (see `freeze_to_tflite`).
@@ -126,7 +215,7 @@ def translation_to_tflite(model, tokenizer, max_length, quantize=False):
         source = tf.pad(pieces, [[0, max_length - tf.shape(pieces)[0]]], constant_values=tokenizer.pad_id)[None]
         out = decoding.greedy(translation_step(model, tokenizer), model.encode(source), tokenizer.start_id,
                               tokenizer.end_id, max_length, pad_id=tokenizer.pad_id, static_length=True)
-        return out["ids"], out["log_prob"]
+        return tokenizer.detokenize_on_device(out["ids"][0]), out["log_prob"], out["ids"]  # TRANSLATION_TFLITE_OUTPUTS
 
     return freeze_to_tflite(translate, model, custom_ops=True, quantize=quantize)
 
@@ -135,16 +224,15 @@ def export_translation(model, tokenizer, export_base, max_length, beam_size=4, a
     """Writes a translation model to `export_base/<next version>/`; returns that path.
 
     Signatures: see `translation_functions`. `assets.extra/` holds the
-    tokenizer's `vocab.txt` (the shared wordpiece vocabulary),
-    `translation.json` (limits, defaults and reserved ids) and, with
+    tokenizer's `sentencepiece.model` and `vocab.txt` (its pieces, id = line
+    number), `translation.json` (limits, defaults and reserved ids) and, with
     `tflite=True`, `translation.tflite`.
     """
     portable = portable_copy(model)
     signatures = translation_functions(portable, tokenizer, max_length, beam_size, alpha, beta)
     extra_files = {
         **tokenizer.assets(),
-        "translation.json": json.dumps({"max_length": max_length, "lower_case": tokenizer.lower_case,
-                                        "beam_size": beam_size, "alpha": alpha,
+        "translation.json": json.dumps({"max_length": max_length, "beam_size": beam_size, "alpha": alpha,
                                         "beta": beta, "max_beam_size": MAX_BEAM_SIZE, "padding_id": tokenizer.pad_id,
                                         "unknown_id": tokenizer.unk_id, "start_id": tokenizer.start_id,
                                         "end_id": tokenizer.end_id}, indent=2),

@@ -56,6 +56,8 @@ class EncoderDecoder(keras.Model):
     True
     """
 
+    has_attention = False  # whether `teacher_forcing` and `decode_step` return attention
+
     def __init__(self, vocabulary_size, embedding_dim, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size = vocabulary_size

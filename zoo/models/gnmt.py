@@ -51,6 +51,8 @@ class GNMT(EncoderDecoder):
     [0.0, 0.0]
     """
 
+    has_attention = True
+
     def __init__(self, vocabulary_size, embedding_dim=1024, units=1024, encoder_layers=8, decoder_layers=8,
                  attention_units=1024, use_cudnn="auto", **kwargs):
         if encoder_layers < 2 or decoder_layers < 2:

@@ -1,101 +1,114 @@
-"""Subword (wordpiece) tokenisation for translation (Sutskever 2014, Cho 2014, GNMT 2016), in the graph.
+"""SentencePiece subwords for translation (Sutskever 2014, Cho 2014, GNMT 2016), in the graph.
 
-Unlike the word and character tokenizers, it runs tensorflow-text kernels, so
-a graph holding it loads only where `tensorflow_text` is imported.
+The model is learnt with the `sentencepiece` package (Kudo & Richardson 2018,
+the field's standard) and run by tensorflow-text kernels, so a graph holding
+it loads only where `tensorflow_text` is imported (TF Serving links them in).
 """
 
+import base64
+import io
+
 import keras
+import sentencepiece
 import tensorflow as tf
 import tensorflow_text as tf_text
-from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
 
-from zoo.text.reserved import END_ID, PAD_ID, START_ID, SUBWORD_RESERVED, UNK
+from zoo.text.reserved import END, END_ID, PAD, PAD_ID, START, START_ID, SUBWORD_RESERVED, UNK, UNK_ID
 from zoo.text.tokenizer import Tokenizer
 
-
-def _subword_text(text, lower_case):
-    """What both vocabulary learning and `SubwordTokenizer` see: valid UTF-8, lower-cased if asked."""
-    text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
-    return tf.strings.lower(text, encoding="utf-8") if lower_case else text
+MODEL_TYPES = ("unigram", "bpe")
 
 
-def build_subword_vocabulary(texts, size, lower_case=False, min_count=10, max_words=int(5e6), batch_size=1024):
-    """Learns a wordpiece vocabulary of at most about `size` entries from `texts`.
+def build_subword_model(texts, size, model_type="unigram", max_sentences=2_000_000):
+    """Learns a SentencePiece model of `size` pieces from `texts`; returns it serialised (bytes).
 
-    Returns `[PAD]`, `[UNK]`, `[START]`, `[END]`, then the characters, then
-    pieces by falling count (suffix pieces start with `##`), as tensorflow-text's
-    `bert_vocab_from_dataset` learns them. Text is split into words on white
-    space and punctuation (BERT's rule, which `SubwordTokenizer` applies too),
-    after the same preparation as the tokenizer's: invalid UTF-8 → U+FFFD and,
-    with `lower_case`, Unicode lower-casing. Accents and Unicode normal forms
-    are kept as they are (BERT's own lower-casing would strip accents).
-    `size` is the learner's target: it binary-searches a count threshold that
-    gives between 95 % and 100 % of `size` entries. Pieces rarer than
-    `min_count` are never learned, so a small corpus gets fewer entries; where
-    no threshold hits the range, the search's last try is returned, which can
-    be a little larger (Multi30k en+de at 8000: 6406 entries with `min_count`
-    10, 8301 with 5). `max_words` keeps the most frequent distinct words only
-    (the learner's `max_input_tokens`); `batch_size` texts are split per
-    call. The result is a pure function of the
-    arguments and of the order of `texts`. For a vocabulary shared by source
-    and target (GNMT), pass both sides' texts.
+    Ids 0-3 are `[PAD]`, `[UNK]`, `[START]`, `[END]` (`zoo.text.reserved`),
+    then the 256 byte pieces `<0x00>`…`<0xFF>` (byte fallback: a character
+    the model has no piece for is written as its UTF-8 bytes, so no text is
+    ever `[UNK]`), then the learnt pieces, `▁` marking a word's start. Text is
+    normalised with SentencePiece's `nmt_nfkc` rule (Unicode NFKC, runs of
+    white space become one space), case is kept, every character of `texts`
+    is covered (`character_coverage=1.0`). `model_type` is "unigram"
+    (Kudo 2018) or "bpe" (Sennrich et al. 2016). Learning is deterministic
+    (one thread) for the same `texts` in the same order. For a vocabulary
+    shared by source and target (GNMT), pass both sides' texts.
     """
-    if size <= len(SUBWORD_RESERVED):
-        raise ValueError(f"size must be more than the {len(SUBWORD_RESERVED)} reserved tokens, got {size}")
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {model_type!r}")
+    texts = [t.decode("utf-8", "replace") if isinstance(t, bytes) else t for t in texts]
     texts = [t for t in texts if t.strip()]
     if not texts:
-        raise ValueError("no text to learn a subword vocabulary from")
-    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string)).batch(batch_size)
-    dataset = dataset.map(lambda batch: _subword_text(batch, lower_case))
-    return bert_vocab_from_dataset.bert_vocab_from_dataset(
-        dataset, vocab_size=size, reserved_tokens=list(SUBWORD_RESERVED),
-        bert_tokenizer_params={"lower_case": False},
-        learn_params={"lower_thresh": min_count, "max_input_tokens": max_words})
+        raise ValueError("no text to learn a subword model from")
+    if size <= len(SUBWORD_RESERVED) + 256:
+        raise ValueError(f"size must be more than the {len(SUBWORD_RESERVED)} reserved and 256 byte pieces, "
+                         f"got {size}")
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts), model_writer=model, vocab_size=size, model_type=model_type,
+        byte_fallback=True, character_coverage=1.0, normalization_rule_name="nmt_nfkc",
+        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=START_ID, eos_id=END_ID,
+        pad_piece=PAD, unk_piece=UNK, bos_piece=START, eos_piece=END,
+        # A small corpus may not have `size` pieces' worth of text: take what it has, not an error.
+        hard_vocab_limit=False, input_sentence_size=max_sentences, shuffle_input_sentence=False,
+        num_threads=1, minloglevel=2)
+    return model.getvalue()
 
 
 @keras.saving.register_keras_serializable(package="zoo")
 class SubwordTokenizer(Tokenizer):
-    """Text `[batch]` (tf.string) ↔ wordpiece ids `[batch, (pieces)]` (int32), in the graph.
+    """Text `[batch]` (tf.string) ↔ SentencePiece ids `[batch, (pieces)]` (int32), in the graph.
 
-    Wraps tensorflow-text's `FastWordpieceTokenizer`: text is split into words
-    on white space and punctuation (each punctuation mark is a word), words
-    into the longest pieces of `vocabulary` from the left; a word that cannot
-    be split so (a character the vocabulary lacks, or over 100 bytes) becomes
-    one `[UNK]`. Invalid UTF-8 bytes become U+FFFD first; with `lower_case`
-    text is lower-cased (Unicode) too, as `build_subword_vocabulary` did.
+    Serving graphs use tensorflow-text's `SentencepieceTokenizer`: detokenised
+    output is real text ("Ein Hund rennt am Strand."), and a character the
+    model never saw comes back exactly, through its byte pieces. Invalid
+    UTF-8 bytes become U+FFFD first. The `*_on_device` methods use
+    `FastSentencepieceTokenizer`, which converts to TFLite (custom ops of
+    `tensorflow_text.tflite_registrar`) but has no byte fallback: there an
+    unseen character is `[UNK]` and is written " ⁇ ". Both apply the model's
+    `nmt_nfkc` normalisation: NFKC, control characters removed, tabs,
+    newlines, U+FFFD and runs of white space read as one space.
+
+    tensorflow-text's SentencePiece kernel owns the model it loads (its
+    TODO b/318839908), and `tf.random.set_seed` (so `keras.utils.
+    set_random_seed`) clears TensorFlow's kernel cache, which frees it: a
+    tokenizer made before a seed is set fails with "Resource ... does not
+    exist". Set seeds first (the recipes do). Loaded SavedModels are not
+    affected.
 
     Args:
-        vocabulary: list of pieces starting `[PAD]`, `[UNK]`, `[START]`, `[END]`
-            (ids 0-3), e.g. from `build_subword_vocabulary`.
-        lower_case: lower-case text before tokenizing.
+        model_proto: the serialised SentencePiece model (bytes, e.g. from
+            `build_subword_model`), or that as base64 text (as `get_config`
+            writes it). Its ids 0-3 must be `[PAD]`, `[UNK]`, `[START]`, `[END]`.
 
     Example:
 
-    >>> from zoo.text import SUBWORD_RESERVED, SubwordTokenizer
-    >>> tokenizer = SubwordTokenizer([*SUBWORD_RESERVED, "a", "d", "o", "g", "do", "##g", "."])
-    >>> ids = tokenizer(["a dog."])
-    >>> ids.to_list()
-    [[4, 8, 9, 10]]
+    >>> from zoo.text import SubwordTokenizer, build_subword_model
+    >>> tokenizer = SubwordTokenizer(build_subword_model(["a dog runs.", "ein Hund rennt."] * 20, 300))
+    >>> ids = tokenizer(["a dog runs."])
     >>> tokenizer.detokenize(ids).numpy().tolist()
-    [b'a dog .']
+    [b'a dog runs.']
+    >>> tokenizer.detokenize(tokenizer(["ein Hund ☃"])).numpy().tolist() == ["ein Hund ☃".encode()]
+    True
     """
 
+    vocabulary_file = "vocab.txt"
+    model_file = "sentencepiece.model"
     start_id = START_ID
     end_id = END_ID
 
-    def __init__(self, vocabulary, lower_case=False, **kwargs):
+    def __init__(self, model_proto, **kwargs):
         super().__init__(**kwargs)
-        vocabulary = list(vocabulary)
-        if tuple(vocabulary[:4]) != SUBWORD_RESERVED:
-            raise ValueError(f"vocabulary must start with {list(SUBWORD_RESERVED)}; got {vocabulary[:4]}")
-        if len(set(vocabulary)) != len(vocabulary):
-            raise ValueError("vocabulary has duplicate entries")
-        self._vocabulary = tuple(vocabulary)
-        self.lower_case = lower_case
-        # A tf.Module whose model (a uint8 constant, no resource) the SavedModel stores with the graph.
-        self.wordpiece = tf_text.FastWordpieceTokenizer(
-            vocabulary, suffix_indicator="##", unknown_token=UNK, no_pretokenization=False,
-            support_detokenization=True, token_out_type=tf.int32)
+        self.model_proto = base64.b64decode(model_proto) if isinstance(model_proto, str) else bytes(model_proto)
+        try:
+            processor = sentencepiece.SentencePieceProcessor(model_proto=self.model_proto)
+        except RuntimeError as e:
+            raise ValueError(f"not a SentencePiece model: {e}") from e
+        self._vocabulary = tuple(processor.id_to_piece(i) for i in range(processor.get_piece_size()))
+        if self._vocabulary[:4] != SUBWORD_RESERVED:
+            raise ValueError(f"the model's ids 0-3 must be {list(SUBWORD_RESERVED)}; got {list(self._vocabulary[:4])}")
+        # tf.Modules: the first holds a resource an export must track, the second a constant.
+        self.sentencepiece = tf_text.SentencepieceTokenizer(self.model_proto, out_type=tf.int32)
+        self.fast_sentencepiece = tf_text.FastSentencepieceTokenizer(self.model_proto)
 
     @property
     def vocabulary(self):
@@ -103,7 +116,7 @@ class SubwordTokenizer(Tokenizer):
 
     @property
     def resources(self):
-        return [self.wordpiece]
+        return [self.sentencepiece]
 
     def call(self, text):
         """Text `[batch]` → ragged int32 ids `[batch, (pieces)]`, without `[START]`/`[END]`."""
@@ -112,33 +125,55 @@ class SubwordTokenizer(Tokenizer):
             raise TypeError(f"SubwordTokenizer takes tf.string text, got {text.dtype.name}")
         if text.shape.rank != 1:
             raise ValueError(f"SubwordTokenizer takes a batch of texts of shape [batch], got {text.shape}")
-        return self.wordpiece.tokenize(_subword_text(text, self.lower_case))
-
-    def tokenize_on_device(self, text):
-        """One valid UTF-8 sentence `[1]` → its piece ids `[pieces]`, with the ops TFLite has kernels for.
-
-        The UTF-8 repair and lower-casing of `call` have no TFLite kernel: the
-        device sends valid UTF-8, lower-cased if `lower_case` says so. One
-        sentence: its pieces are the ragged result's flat values (ragged ops
-        have no TFLite kernels either).
-        """
-        return self.wordpiece.tokenize(text).flat_values
+        return self.sentencepiece.tokenize(tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace"))
 
     def detokenize(self, ids):
         """Ids `[batch, time]` (dense or ragged) → text `[batch]`.
 
         Everything from a row's first `[END]` on is dropped, and so are `[PAD]`
-        and `[START]`; pieces join into words, words with single spaces
-        (so punctuation stands apart: "a dog ."); `[UNK]` shows as "[UNK]".
+        and `[START]`.
         """
+        return self.sentencepiece.detokenize(self._before_end(ids))
+
+    def pieces(self, ids):
+        """Ids (any shape, dense or ragged) → their pieces as strings (`▁` starts a word)."""
+        return self.sentencepiece.id_to_string(ids)
+
+    def tokenize_on_device(self, text):
+        """One valid UTF-8 sentence `[1]` → its piece ids `[pieces]`, with ops TFLite has kernels for.
+
+        The UTF-8 repair of `call` has no TFLite kernel: the device sends
+        valid UTF-8. One sentence: its ids are the ragged result's flat values
+        (ragged ops have no TFLite kernels either).
+        """
+        return self.fast_sentencepiece.tokenize(text).flat_values
+
+    def detokenize_on_device(self, ids):
+        """One sentence's ids `[time]` → its text `[1]`, up to the first `[END]`, with TFLite's kernels."""
+        ids = tf.cast(ids, tf.int32)
+        kept = tf.boolean_mask(ids, self._kept(ids[None])[0])
+        return tf.reshape(self.fast_sentencepiece.detokenize(kept[None]), [1])
+
+    def _kept(self, ids):
+        before_end = tf.math.cumsum(tf.cast(ids == self.end_id, tf.int32), axis=1) == 0
+        return before_end & (ids != PAD_ID) & (ids != self.start_id)
+
+    def _before_end(self, ids):
         if isinstance(ids, tf.RaggedTensor):
             ids = ids.to_tensor(PAD_ID)
         ids = tf.cast(ids, tf.int32)
         if ids.shape.rank != 2:
             raise ValueError(f"SubwordTokenizer.detokenize takes ids of shape [batch, time], got {ids.shape}")
-        before_end = tf.math.cumsum(tf.cast(ids == self.end_id, tf.int32), axis=1) == 0
-        keep = before_end & (ids != PAD_ID) & (ids != self.start_id)
-        return self.wordpiece.detokenize(tf.ragged.boolean_mask(ids, keep))
+        return tf.ragged.boolean_mask(ids, self._kept(ids))
+
+    def assets(self):
+        """`vocab.txt` (a piece a line, id = line number) and the model itself, `sentencepiece.model`."""
+        return {**super().assets(), self.model_file: self.model_proto}
+
+    @classmethod
+    def load(cls, directory, **kwargs):
+        with tf.io.gfile.GFile(f"{directory.rstrip('/')}/{cls.model_file}", "rb") as f:
+            return cls(f.read(), **kwargs)
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary": self.vocabulary, "lower_case": self.lower_case}
+        return {**super().get_config(), "model_proto": base64.b64encode(self.model_proto).decode("ascii")}

@@ -65,7 +65,7 @@ class Tokenizer(keras.layers.Layer):
         return content.split("\n")[:-1]
 
     def assets(self):
-        """`{file name: text}`: the files that describe this tokenizer outside the graph."""
+        """`{file name: text or bytes}`: the files that describe this tokenizer outside the graph."""
         return {self.vocabulary_file: self.format_vocabulary(self.vocabulary)}
 
     def save(self, directory):
@@ -73,7 +73,7 @@ class Tokenizer(keras.layers.Layer):
         tf.io.gfile.makedirs(directory)
         for name, content in self.assets().items():
             path = f"{directory.rstrip('/')}/{name}"
-            with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+            with tf.io.gfile.GFile(path + ".tmp", "wb" if isinstance(content, bytes) else "w") as f:
                 f.write(content)
             tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
 
