@@ -99,7 +99,7 @@ def training_section(models, scratch):
 
 
 def _translation_data(scratch):
-    """Multi30k wordpieces for the training table, learnt once for the three translation models."""
+    """Multi30k SentencePiece pieces for the training table, learnt once for the three translation models."""
     import workloads
     global _TRANSLATION
     if _TRANSLATION is None:

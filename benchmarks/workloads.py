@@ -141,7 +141,7 @@ def graves_handwriting(datasets_dir, scratch, max_lines):
 
 
 class TranslationData:
-    """Multi30k En→De (or the generated demo pairs), wordpieces learnt once for the three translation models."""
+    """Multi30k En→De (or the generated demo pairs), SentencePiece pieces learnt once for the three translation models."""
 
     max_length = 50
 

@@ -351,6 +351,23 @@ def test_static_length_writes_the_same_tokens_into_max_length_steps(decoder):
     assert (static["attention"][:, steps:] == 0).all()
 
 
+def test_static_beam_search_writes_the_same_n_best_into_max_length_steps():
+    model = Markov.random(41, 3, 6, 5, attention=True, end_bias=2.0)
+    state = model.initial_state([0, 1, 2])
+    args = dict(start_id=START, end_id=END, max_length=8, beam_size=3, alpha=0.5, beta=0.3)
+    dynamic = numpy_dict(decoding.beam_search(model.step, state, **args))
+    static = numpy_dict(tf.function(lambda: decoding.beam_search(model.step, state, static_length=True, **args))())
+    steps = dynamic["ids"].shape[2]
+    assert steps < 8 and static["ids"].shape == (3, 3, 8) and static["attention"].shape == (3, 3, 8, SOURCE)
+    np.testing.assert_array_equal(static["ids"][:, :, :steps], dynamic["ids"])
+    assert (static["ids"][:, :, steps:] == 0).all() and (static["attention"][:, :, steps:] == 0).all()
+    for name in ("scores", "lengths", "log_probs"):
+        np.testing.assert_allclose(static[name], dynamic[name], rtol=1e-6)
+    np.testing.assert_allclose(static["attention"][:, :, :steps], dynamic["attention"], rtol=1e-6)
+    with pytest.raises(ValueError, match="static_length needs max_length and beam_size as Python ints"):
+        decoding.beam_search(model.step, state, START, END, 6, tf.constant(3), static_length=True)
+
+
 def test_static_length_needs_a_python_max_length():
     model = Markov.random(42, 1, 3, 4)
     with pytest.raises(ValueError, match="static_length needs max_length as a Python int >= 1"):

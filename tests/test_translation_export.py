@@ -103,14 +103,14 @@ def test_beam_search_returns_the_n_best_list_best_first(exports, tokenizer):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_tflite_translates_text_to_text_as_the_saved_model_does(exports, tokenizer, name):
+def test_tflite_runs_the_saved_models_beam_search_text_to_text(exports, tokenizer, name):
     with open(os.path.join(exports[name], export.EXTRA_DIR, "translation.tflite"), "rb") as f:
         content = f.read()
-    greedy = signatures(exports[name])["greedy"]
+    serve = signatures(exports[name])["serving_default"]  # beam 3 with the export's alpha and beta
     for source in SOURCES:
         out = dict(zip(export.TRANSLATION_TFLITE_OUTPUTS, run_tflite(content, {"text": np.array([source.encode()])})))
-        expected = greedy(text=tf.constant([source]))
-        # The same pieces as the SavedModel's greedy decoder (whose text is the byte-exact detokenizer's) ...
+        expected = serve(text=tf.constant([source]))
+        # The same pieces as the SavedModel's beam search (whose text is the byte-exact detokenizer's) ...
         assert tokenizer.detokenize(out["ids"]).numpy().tolist() == expected["translation"].numpy().tolist()
         # ... written as the device's detokenizer writes them (an untrained model writes byte pieces, which
         # the device's SentencePiece kernel does not join into characters).

@@ -18,7 +18,7 @@ The step function is the one of `zoo.decoding` (package docstring).
 import numpy as np
 import tensorflow as tf
 
-from zoo.decoding.tensors import at_least_one, batch_size_of, growing_array, loop_invariants
+from zoo.decoding.tensors import at_least_one, batch_size_of, loop_invariants, stacked, step_history, write_step
 from zoo.text.reserved import PAD_ID
 
 # The coverage Σ_j p_{i,j} is floored at the smallest normal float32 before
@@ -53,7 +53,7 @@ def coverage_penalty(coverage, beta, source_mask=None):
 
 
 def beam_search(step_fn, initial_state, start_id, end_id, max_length, beam_size, alpha=0.0, beta=0.0,
-                source_mask=None, pad_id=PAD_ID):
+                source_mask=None, pad_id=PAD_ID, static_length=False):
     """Beam search with GNMT's length and coverage penalties (module docstring).
 
     The search keeps two sets per sentence, each of at most `beam_size`:
@@ -94,6 +94,10 @@ def beam_search(step_fn, initial_state, start_id, end_id, max_length, beam_size,
         beta: β of cp, Python number or scalar tensor; 0 means no coverage penalty.
         source_mask: bool or 0/1 `[batch, source_length]`, true for real source
             words; None = all real. Unused when the model has no attention.
+        static_length: keep every shape static, for TFLite: `max_length` and
+            `beam_size` are Python ints, the steps are written into
+            `[max_length, ...]` tensors (as `zoo.decoding.decode`'s mode),
+            and T = `max_length`. Early stopping still ends the loop.
 
     Returns:
         The n-best list, best first, as a dict: `ids` int32 `[batch, beam_size, T]`
@@ -107,8 +111,13 @@ def beam_search(step_fn, initial_state, start_id, end_id, max_length, beam_size,
         others exist (a tiny vocabulary and `max_length`), the missing entries
         have length 0, score and log-probability -inf, and only padding.
     """
-    max_length = at_least_one(max_length, "max_length")
-    beam_size = at_least_one(beam_size, "beam_size")
+    if static_length:
+        if not (isinstance(max_length, int) and isinstance(beam_size, int) and max_length >= 1 and beam_size >= 1):
+            raise ValueError(f"static_length needs max_length and beam_size as Python ints >= 1, got {max_length!r}, "
+                             f"{beam_size!r}")
+    else:
+        max_length = at_least_one(max_length, "max_length")
+        beam_size = at_least_one(beam_size, "beam_size")
     alpha = tf.cast(alpha, tf.float32)
     beta = tf.cast(beta, tf.float32)
     end_id = tf.cast(end_id, tf.int32)
@@ -151,11 +160,11 @@ def beam_search(step_fn, initial_state, start_id, end_id, max_length, beam_size,
         token, parent = tf.gather(top["token"], pick, batch_dims=1), tf.gather(top["parent"], pick, batch_dims=1)
         # A slot with nothing left to put in it (score -inf) is empty: log-probability -inf.
         alive = {"log_prob": tf.where(live_score > -np.inf, tf.gather(top["log_prob"], pick, batch_dims=1), -np.inf)}
-        history = {**history, "tokens": history["tokens"].write(n, token),
-                   "parents": history["parents"].write(n, parent)}
+        history = {**history, "tokens": write_step(history["tokens"], n, token),
+                   "parents": write_step(history["parents"], n, parent)}
         if attention is not None:
             alive["coverage"] = tf.gather(coverage, parent, batch_dims=1)
-            history["attention"] = history["attention"].write(n, attention)
+            history["attention"] = write_step(history["attention"], n, attention)
         return token, parent, alive, finished, history
 
     def settled(n, alive, finished):
@@ -184,23 +193,31 @@ def beam_search(step_fn, initial_state, start_id, end_id, max_length, beam_size,
     finished = {"score": tf.fill([batch, beam_size], -np.inf),
                 "log_prob": tf.fill([batch, beam_size], -np.inf), "end": tf.fill([batch, beam_size], -1),
                 "token": tf.zeros([batch, beam_size], tf.int32), "parent": tf.zeros([batch, beam_size], tf.int32)}
-    history = {"tokens": growing_array(tf.int32), "parents": growing_array(tf.int32)}
+    steps = static_length and max_length
+    slots = tf.zeros([batch, beam_size], tf.int32)
+    history = {"tokens": step_history(slots, 0, steps), "parents": step_history(slots, 0, steps)}
     if attention is not None:
         alive["coverage"] = tf.zeros([batch, beam_size, tf.shape(attention)[-1]])
-        history["attention"] = growing_array(tf.float32)
+        history["attention"] = step_history(alive["coverage"], 0.0, steps)
     token, parent, alive, finished, history = advance(0, log_probs, attention, alive, finished, history)
     state = reorder(state, parent)
 
     def body(n, token, state, alive, finished, history):
         log_probs, state, attention = step_fn(tf.reshape(token, [-1]), state)
         token, parent, alive, finished, history = advance(n, log_probs, attention, alive, finished, history)
-        return n + 1, token, reorder(state, parent), alive, finished, history
+        new = (n + 1, token, reorder(state, parent), alive, finished, history)
+        if not static_length:
+            return new
+        # Gathers lose static dimensions; a static loop must keep the shapes it started with (a reshape, as
+        # TFLite has no EnsureShape).
+        return tf.nest.map_structure(lambda x, old: tf.reshape(x, old.shape), new, loop_vars)
 
     def more(n, token, state, alive, finished, history):
         return tf.logical_and(n < max_length, tf.logical_not(settled(n, alive, finished)))
 
     loop_vars = (tf.constant(1), token, state, alive, finished, history)
-    _, _, _, _, finished, history = tf.while_loop(more, body, loop_vars, shape_invariants=loop_invariants(loop_vars))
+    invariants = None if static_length else loop_invariants(loop_vars)
+    _, _, _, _, finished, history = tf.while_loop(more, body, loop_vars, shape_invariants=invariants)
     return {**_backtrack(finished, history, pad_id), "scores": finished["score"],
             "lengths": finished["end"] + 1, "log_probs": finished["log_prob"]}
 
@@ -210,13 +227,16 @@ def _backtrack(finished, history, pad_id):
 
     The loop stores, per step, each live hypothesis's token and parent slot;
     a finished one stores its last step, token and parent. Walking the steps
-    backwards from each one's end follows its parents to the first token.
+    backwards from each one's end follows its parents to the first token
+    (steps after an end only set the walk's slot, which the end resets).
     """
     end = finished["end"]  # -1 for an empty entry: all padding
     has_attention = "attention" in history
-    steps = (tf.range(history["tokens"].size()), history["tokens"].stack(), history["parents"].stack())
+    # Static histories hold max_length steps; those after the loop stopped lie past every end, never read.
+    tokens = stacked(history["tokens"])
+    steps = (tf.range(tf.shape(tokens)[0]), tokens, stacked(history["parents"]))
     if has_attention:
-        steps += (history["attention"].stack(),)
+        steps += (stacked(history["attention"]),)
 
     def back(walked, step):
         slot = walked[0]  # each hypothesis's live slot after step n

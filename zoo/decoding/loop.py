@@ -6,7 +6,7 @@ also takes outputs other than token log-probabilities (pen offsets).
 
 import tensorflow as tf
 
-from zoo.decoding.tensors import at_least_one, batch_size_of, growing_array, loop_invariants
+from zoo.decoding.tensors import at_least_one, batch_size_of, loop_invariants, stacked, step_history, write_step
 from zoo.text.reserved import PAD_ID
 
 
@@ -52,16 +52,16 @@ def decode(step_fn, initial_state, first_input, max_length, choose, is_end=None,
     def advance(t, output, attention, previous, rows, history):
         picked, log_prob = choose(output, t)
         if history is None:  # the step before the loop: its picks tell the shapes to keep
-            history = {"outputs": _new_history(picked, pad_value, static_length and max_length)}
+            history = {"outputs": step_history(picked, pad_value, static_length and max_length)}
             if attention is not None:
-                history["attention"] = _new_history(tf.cast(attention, tf.float32), 0.0, static_length and max_length)
+                history["attention"] = step_history(tf.cast(attention, tf.float32), 0.0, static_length and max_length)
         ended = rows["ended"]
         now_ended = ended if is_end is None else tf.logical_or(ended, is_end(output, picked))
         rows = {"ended": now_ended, "length": rows["length"] + tf.cast(tf.logical_not(ended), tf.int32),
                 "log_prob": rows["log_prob"] + tf.where(ended, 0.0, tf.cast(log_prob, tf.float32))}
-        history = {**history, "outputs": _write(history["outputs"], t, _where_rows(ended, pad_value, picked))}
+        history = {**history, "outputs": write_step(history["outputs"], t, _where_rows(ended, pad_value, picked))}
         if attention is not None:
-            history["attention"] = _write(history["attention"], t,
+            history["attention"] = write_step(history["attention"], t,
                                           _where_rows(ended, 0.0, tf.cast(attention, tf.float32)))
         return _where_rows(ended, previous, picked), rows, history
 
@@ -82,7 +82,7 @@ def decode(step_fn, initial_state, first_input, max_length, choose, is_end=None,
     # A static loop keeps every shape as it is, which TFLite needs; a dynamic one lets batch and time vary.
     invariants = None if static_length else loop_invariants(loop_vars)
     _, _, _, rows, history = tf.while_loop(more, body, loop_vars, shape_invariants=invariants)
-    out = {name: _batch_major(_stack(x)) for name, x in history.items()}
+    out = {name: _batch_major(stacked(x)) for name, x in history.items()}
     return {**out, "lengths": rows["length"], "ended": rows["ended"], "log_prob": rows["log_prob"]}
 
 
@@ -157,24 +157,6 @@ def _decode_tokens(step_fn, initial_state, start_id, end_id, max_length, pad_id,
 def _pick_token(log_probs, token):
     """`choose`'s answer for a token: the token and its log-probability."""
     return token, tf.gather(tf.cast(log_probs, tf.float32), token, batch_dims=1)
-
-
-def _new_history(like, fill, static_length):
-    """Where a loop writes one `[rows, ...]` value a step: a growing TensorArray, or `[static_length, rows, ...]`."""
-    if not static_length:
-        return growing_array(like.dtype)
-    shape = like.shape.as_list() if like.shape.is_fully_defined() else tf.shape(like)  # static for TFLite
-    return tf.fill(tf.concat([[static_length], shape], 0), tf.cast(fill, like.dtype))
-
-
-def _write(history, t, value):
-    if isinstance(history, tf.TensorArray):
-        return history.write(t, value)
-    return tf.tensor_scatter_nd_update(history, [[t]], value[None])
-
-
-def _stack(history):
-    return history.stack() if isinstance(history, tf.TensorArray) else history
 
 
 def _batch_major(x):

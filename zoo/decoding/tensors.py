@@ -1,11 +1,31 @@
-"""Helpers the decoding loops share: checked scalars, the batch size, growing arrays, loop shape invariants."""
+"""Helpers the decoding loops share: checked scalars, the batch size, step histories, loop shape invariants."""
 
 import tensorflow as tf
 
 
-def growing_array(dtype):
-    """A TensorArray with one element per step, as many as the loop runs."""
-    return tf.TensorArray(dtype, size=0, dynamic_size=True)
+def step_history(like, fill, static_length=None):
+    """Where a loop writes one value like `like` a step.
+
+    A TensorArray that grows with the steps run or, with `static_length` (a
+    Python int, for TFLite, which cannot lower growing arrays), a
+    `[static_length, *like.shape]` tensor filled with `fill`.
+    """
+    if not static_length:
+        return tf.TensorArray(like.dtype, size=0, dynamic_size=True)
+    shape = like.shape.as_list() if like.shape.is_fully_defined() else tf.shape(like)  # static for TFLite
+    return tf.fill(tf.concat([[static_length], shape], 0), tf.cast(fill, like.dtype))
+
+
+def write_step(history, t, value):
+    """`history` with step t's `value` written."""
+    if isinstance(history, tf.TensorArray):
+        return history.write(t, value)
+    return tf.tensor_scatter_nd_update(history, [[t]], value[None])
+
+
+def stacked(history):
+    """The steps of a `step_history`, `[steps, ...]`."""
+    return history.stack() if isinstance(history, tf.TensorArray) else history
 
 
 def loop_invariants(loop_vars):

@@ -191,31 +191,34 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
     return functions
 
 
-def translation_to_tflite(model, tokenizer, max_length, quantize=False):
-    """Greedy translation of one sentence as TFLite: `text` string `[1]` → `translation` string `[1]`, `score` `[1]`.
+def translation_to_tflite(model, tokenizer, max_length, beam_size=4, alpha=0.6, beta=0.2, quantize=False):
+    """The translator of `serving_default` for one sentence, as TFLite: `text` string `[1]` → `translation`.
 
-    Outputs, in order: `TRANSLATION_TFLITE_OUTPUTS`; `ids` int32 `[1,
-    max_length]` are the pieces written (0 after the END id, 3), for an app
-    that wants them (`vocab.txt`: id = line number).
-
-    Tokenise → encode → decode → detokenise in one graph: the SentencePiece
-    ops are tensorflow-text's TFLite custom ops (run it with LiteRT's
-    `InterpreterWithCustomOps` and `tensorflow_text.tflite_registrar.
-    SELECT_TFTEXT_OPS`), which have no byte fallback: a character the model
-    never saw reads as `[UNK]` and writes as " ⁇ " (`SubwordTokenizer`).
-    `score` is the translation's log-probability. The greedy loop is
-    `zoo.decoding.greedy` in its static-length mode, and the source is padded
-    to `max_length`, so every shape is static. `quantize`: dynamic-range
-    quantisation (see `freeze_to_tflite`).
+    Tokenise → encode → beam search → detokenise in one graph: the
+    SentencePiece ops are tensorflow-text's TFLite custom ops (run it with
+    LiteRT's `InterpreterWithCustomOps` and `tensorflow_text.
+    tflite_registrar.SELECT_TFTEXT_OPS`), which have no byte fallback: a
+    character the model never saw reads as `[UNK]` and writes as " ⁇ "
+    (`SubwordTokenizer`). The search is `zoo.decoding.beam_search` in its
+    static mode (`beam_size`, `alpha`, `beta` fixed in the graph, as the
+    export's defaults), and the source is padded to `max_length`, so every
+    shape is static. Outputs, in order: `TRANSLATION_TFLITE_OUTPUTS`:
+    `translation` string `[1]`, its `score` s(Y, X) `[1]`, and the `ids`
+    int32 `[1, max_length]` written (0 after the END id, 3; `vocab.txt`:
+    id = line number). `quantize`: dynamic-range quantisation (see
+    `freeze_to_tflite`).
     """
 
     @tf.function(input_signature=[tf.TensorSpec([1], tf.string, name="text")])
     def translate(text):
         pieces = tokenizer.tokenize_on_device(text)[:max_length]
-        source = tf.pad(pieces, [[0, max_length - tf.shape(pieces)[0]]], constant_values=tokenizer.pad_id)[None]
-        out = decoding.greedy(translation_step(model, tokenizer), model.encode(source), tokenizer.start_id,
-                              tokenizer.end_id, max_length, pad_id=tokenizer.pad_id, static_length=True)
-        return tokenizer.detokenize_on_device(out["ids"][0]), out["log_prob"], out["ids"]  # TRANSLATION_TFLITE_OUTPUTS
+        source = tf.reshape(tf.pad(pieces, [[0, max_length - tf.shape(pieces)[0]]], constant_values=tokenizer.pad_id),
+                            [1, max_length])  # static, as the static search needs
+        out = decoding.beam_search(translation_step(model, tokenizer), model.encode(source), tokenizer.start_id,
+                                   tokenizer.end_id, max_length, beam_size, alpha, beta,
+                                   source_mask=model.padding_mask(source), pad_id=tokenizer.pad_id, static_length=True)
+        ids = out["ids"][:, 0]
+        return tokenizer.detokenize_on_device(ids[0]), out["scores"][:, 0], ids  # TRANSLATION_TFLITE_OUTPUTS
 
     return freeze_to_tflite(translate, model, custom_ops=True, quantize=quantize)
 
@@ -238,5 +241,6 @@ def export_translation(model, tokenizer, export_base, max_length, beam_size=4, a
                                         "end_id": tokenizer.end_id}, indent=2),
     }
     if tflite:
-        extra_files["translation.tflite"] = translation_to_tflite(portable, tokenizer, max_length)
+        extra_files["translation.tflite"] = translation_to_tflite(portable, tokenizer, max_length, beam_size, alpha,
+                                                                  beta)
     return write_export(export_base, portable, tokenizer.resources, signatures, extra_files)
