@@ -409,20 +409,23 @@ def translation(name, flags, quick):
     test, tokenizer, model, path = translation_run(name, flags)
     count = min(len(test), 100 if quick else 1000)
     sources, references = test.sources[:count], test.targets[:count]
-    greedy = tf.saved_model.load(path).signatures["greedy"]
-    served = [t.decode("utf-8") for t in greedy(text=tf.constant(sources))["translation"].numpy()]
+    # The .tflite runs serving_default's beam search (the run's beam size, alpha and beta).
+    serve = tf.saved_model.load(path).signatures[export.SERVING_SIGNATURE]
+    served = [t.decode("utf-8") for t in serve(text=tf.constant(sources))["translation"].numpy()]
     bleu = lambda hypotheses: sacrebleu.corpus_bleu(hypotheses, [references]).score
-    max_length = int(flags["max_length"])
+    with open(os.path.join(path, export.EXTRA_DIR, "translation.json")) as f:
+        search = json.load(f)
+    quantised = export.translation_to_tflite(model, tokenizer, search["max_length"], search["beam_size"],
+                                             search["alpha"], search["beta"], quantize=True)
     forms = {}
-    for form, content in (("float", _extra(path, "translation.tflite")),
-                          ("quantised", export.translation_to_tflite(model, tokenizer, max_length, quantize=True))):
+    for form, content in (("float", _extra(path, "translation.tflite")), ("quantised", quantised)):
         lite = TFLite(content, custom_ops=True)
         # The device's own text (its detokenizer writes byte pieces as " ⁇ ").
         hypotheses = [dict(zip(export.TRANSLATION_TFLITE_OUTPUTS, lite(text=np.array([s.encode()]))))["translation"][0]
                       .decode("utf-8") for s in sources]
         forms[form] = (lite, _median_ms(lambda: lite(text=np.array([sources[0].encode()])), 20), bleu(hypotheses))
-    return _row(name, f"{flags['dataset']} test, {count} sentences, greedy", "BLEU", path,
-                _median_ms(lambda: greedy(text=tf.constant(sources[:1])), 20), bleu(served), forms, True)
+    return _row(name, f"{flags['dataset']} test, {count} sentences, beam {search['beam_size']}", "BLEU", path,
+                _median_ms(lambda: serve(text=tf.constant(sources[:1])), 20), bleu(served), forms, True)
 
 
 def measure(name, flags, quick):

@@ -155,7 +155,7 @@ class TranslationData:
             self.data = "generated demo pairs"
         self.train, self.test = train, test
         self.tokenizer = text.SubwordTokenizer(text.build_subword_model(
-            train.sources[:vocabulary_pairs] + train.targets[:vocabulary_pairs], 8000, model_type="bpe"))
+            train.sources[:vocabulary_pairs] + train.targets[:vocabulary_pairs], 8000))
         self.vocabulary_size = self.tokenizer.vocabulary_size
         # The rows the plain and torch paths train on: source, decoder input, target, unpadded.
         source = self.tokenizer(tf.constant(train.sources))[:, : self.max_length].to_list()

@@ -45,6 +45,10 @@ def test_model_reserved_ids_byte_pieces_and_determinism(model_proto, tokenizer):
     assert text.build_subword_model(CORPUS, SIZE) == model_proto
     bpe = text.SubwordTokenizer(text.build_subword_model(CORPUS, SIZE, model_type="bpe"))
     assert bpe.vocabulary[:260] == vocabulary[:260] and bpe.vocabulary != vocabulary
+    assert tokenizer.unigram and not bpe.unigram
+    # The TFLite tokenizer segments every model as unigram: a BPE model is refused on the device.
+    with pytest.raises(ValueError, match="needs a unigram SentencePiece model"):
+        bpe.tokenize_on_device(tf.constant(["the cat"]))
 
 
 def test_model_bad_arguments():

@@ -43,8 +43,8 @@ def define_flags(name, batch_size=64, learning_rate=0.001, epochs=10):
     flags.DEFINE_string("target_language", "de", "Target language (file suffix, e.g. de).")
     flags.DEFINE_integer("vocabulary_size", 8000, "SentencePiece pieces (shared by source and target), the 4 "
                          "reserved and 256 byte pieces included.", lower_bound=261)
-    flags.DEFINE_enum("subword_model", "bpe", MODEL_TYPES, "SentencePiece's segmentation model: bpe (Sennrich et "
-                      "al. 2016, as GNMT's wordpieces) or unigram (Kudo 2018).")
+    flags.DEFINE_enum("subword_model", "unigram", MODEL_TYPES, "SentencePiece's segmentation model: unigram (Kudo "
+                      "2018) or bpe (Sennrich et al. 2016; segments differently on the device: needs --notflite).")
     flags.DEFINE_integer("max_length", 64, "Pieces kept per source and produced per translation.", lower_bound=2)
     flags.DEFINE_integer("beam_size", 4, "Beam of the served translation and of the BLEU evaluation.", lower_bound=1,
                          upper_bound=export.MAX_BEAM_SIZE)
@@ -53,6 +53,9 @@ def define_flags(name, batch_size=64, learning_rate=0.001, epochs=10):
     flags.DEFINE_integer("eval_sentences", 0, "Test sentences to translate for BLEU; 0 = all.", lower_bound=0)
     training.define_run_flags(f"runs/{name}", f"savedmodels/{name}", optimizer="adam", learning_rate=learning_rate,
                               batch_size=batch_size, epochs=epochs)
+    flags.register_multi_flags_validator(
+        ["subword_model", "tflite"], lambda f: f["subword_model"] != "bpe" or not f["tflite"],
+        "--subword_model=bpe needs --notflite: the TFLite SentencePiece tokenizer segments as unigram")
 
 
 def tokenizer_for(train):

@@ -11,6 +11,7 @@ import io
 import keras
 import sentencepiece
 import tensorflow as tf
+from sentencepiece import sentencepiece_model_pb2
 import tensorflow_text as tf_text
 
 from zoo.text.reserved import END, END_ID, PAD, PAD_ID, START, START_ID, SUBWORD_RESERVED, UNK, UNK_ID
@@ -29,7 +30,9 @@ def build_subword_model(texts, size, model_type="unigram", max_sentences=2_000_0
     normalised with SentencePiece's `nmt_nfkc` rule (Unicode NFKC, runs of
     white space become one space), case is kept, every character of `texts`
     is covered (`character_coverage=1.0`). `model_type` is "unigram"
-    (Kudo 2018) or "bpe" (Sennrich et al. 2016). Learning is deterministic
+    (Kudo 2018) or "bpe" (Sennrich et al. 2016); only a unigram model
+    segments the same on the device (`SubwordTokenizer.tokenize_on_device`).
+    Learning is deterministic
     (one thread) for the same `texts` in the same order. For a vocabulary
     shared by source and target (GNMT), pass both sides' texts.
     """
@@ -104,6 +107,9 @@ class SubwordTokenizer(Tokenizer):
         except RuntimeError as e:
             raise ValueError(f"not a SentencePiece model: {e}") from e
         self._vocabulary = tuple(processor.id_to_piece(i) for i in range(processor.get_piece_size()))
+        proto = sentencepiece_model_pb2.ModelProto()
+        proto.ParseFromString(self.model_proto)
+        self.unigram = proto.trainer_spec.model_type == sentencepiece_model_pb2.TrainerSpec.UNIGRAM
         if self._vocabulary[:4] != SUBWORD_RESERVED:
             raise ValueError(f"the model's ids 0-3 must be {list(SUBWORD_RESERVED)}; got {list(self._vocabulary[:4])}")
         # tf.Modules: the first holds a resource an export must track, the second a constant.
@@ -144,8 +150,14 @@ class SubwordTokenizer(Tokenizer):
 
         The UTF-8 repair of `call` has no TFLite kernel: the device sends
         valid UTF-8. One sentence: its ids are the ragged result's flat values
-        (ragged ops have no TFLite kernels either).
+        (ragged ops have no TFLite kernels either). Unigram models only:
+        `FastSentencepieceTokenizer` segments every model as a unigram model,
+        so a BPE model's pieces would differ from the ones it was trained on
+        ("group" → "g", "ro", "up"), and this raises `ValueError`.
         """
+        if not self.unigram:
+            raise ValueError("tokenize_on_device needs a unigram SentencePiece model: tensorflow-text's TFLite "
+                             "tokenizer segments as unigram, so a BPE model would be cut differently on the device")
         return self.fast_sentencepiece.tokenize(text).flat_values
 
     def detokenize_on_device(self, ids):
