@@ -22,7 +22,7 @@ def test_gnmt_demo_config_learns_the_task_and_exports(tmp_path):
     measured = metrics(tmp_path)
     assert measured["test_exact_match"] >= 0.9 and measured["test_bleu"] >= 90
     assert measured["test_perplexity"] < 1.5
-    assert "BLEU = " in measured["sacrebleu"]
+    assert "BLEU = " in measured["sacrebleu"] and measured["test_chrf"] >= 90
     assert os.path.exists(tmp_path / "savedmodels" / "1" / "assets.extra" / "translation.tflite")
 
 

@@ -10,9 +10,9 @@ their model's flags and a `build_model(vocabulary_size)`, and hand it to
 2. train with teacher forcing (`model.fit` via `zoo.training.fit`: progress
    bar, TensorBoard, checkpoints, --resume, --strategy); padding is not a
    target (`ignore_class=PAD_ID`);
-3. report the test split's token perplexity and corpus BLEU (sacrebleu,
+3. report the test split's token perplexity, corpus BLEU (sacrebleu,
    its default 13a tokenisation, on detokenised output against the raw
-   references) of the beam search that the export serves;
+   references) and chrF of the beam search that the export serves;
 4. export the SavedModel (and .tflite) with `zoo.export.export_translation`.
 """
 
@@ -120,9 +120,10 @@ def train_and_export(name, build_model):
     count = FLAGS.eval_sentences or len(test)
     hypotheses = translate_all(signatures[export.SERVING_SIGNATURE], test.sources[:count], FLAGS.batch_size)
     bleu = sacrebleu.corpus_bleu(hypotheses, [test.targets[:count]])
+    chrf = sacrebleu.corpus_chrf(hypotheses, [test.targets[:count]])
     exact = sum(h == r for h, r in zip(hypotheses, test.targets)) / count
-    print(f"test perplexity: {test_perplexity:.3f}  BLEU: {bleu.score:.2f}  exact match: {exact:.3f}  "
-          f"({count} sentences, beam {FLAGS.beam_size})")
+    print(f"test perplexity: {test_perplexity:.3f}  BLEU: {bleu.score:.2f}  chrF: {chrf.score:.2f}  "
+          f"exact match: {exact:.3f}  ({count} sentences, beam {FLAGS.beam_size})")
     print(f"sacrebleu: {bleu}")
     for source, hypothesis in list(zip(test.sources, hypotheses))[:3]:
         print(f"  {source}\n  → {hypothesis}")
@@ -132,7 +133,7 @@ def train_and_export(name, build_model):
                                      FLAGS.alpha, FLAGS.beta, tflite=FLAGS.tflite)
     with open(os.path.join(FLAGS.model_dir, "metrics.json"), "w") as f:
         json.dump({"dataset": FLAGS.dataset, "test_perplexity": test_perplexity, "test_bleu": bleu.score,
-                   "sacrebleu": str(bleu), "test_exact_match": exact, "test_sentences": count,
+                   "sacrebleu": str(bleu), "test_chrf": chrf.score, "test_exact_match": exact, "test_sentences": count,
                    "beam_size": FLAGS.beam_size, "export": path}, f, indent=2)
     print(f"exported: {path}")
 
