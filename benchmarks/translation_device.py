@@ -36,9 +36,8 @@ FLAGS = flags.FLAGS
 def main(_):
     import sacrebleu
     import tensorflow as tf
-    import tensorflow_text
-    from ai_edge_litert import interpreter as litert
 
+    from serving import TFLite
     from zoo import export, text
     from zoo.data import parallel
 
@@ -48,10 +47,8 @@ def main(_):
     extra = os.path.join(FLAGS.export, export.EXTRA_DIR)
     with open(os.path.join(extra, text.SubwordTokenizer.model_file), "rb") as f:
         tokenizer = text.SubwordTokenizer(f.read())
-    lite = litert.InterpreterWithCustomOps(custom_op_registerers=tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS,
-                                           model_path=os.path.join(extra, "translation.tflite"))
-    lite.allocate_tensors()
-    outputs = sorted(lite.get_output_details(), key=export.tflite_output_position)
+    with open(os.path.join(extra, "translation.tflite"), "rb") as f:
+        lite = TFLite(f.read(), custom_ops=True)  # LiteRT with tensorflow-text's custom ops, as on a device
 
     server, device, same_pieces, score_gap = [], [], 0, 0.0
     server_seconds = device_seconds = 0.0
@@ -60,9 +57,7 @@ def main(_):
         expected = serve(text=tf.constant([source]))
         server_seconds += time.perf_counter() - start
         start = time.perf_counter()
-        lite.set_tensor(lite.get_input_details()[0]["index"], np.array([source.encode()]))
-        lite.invoke()
-        out = dict(zip(export.TRANSLATION_TFLITE_OUTPUTS, (lite.get_tensor(d["index"]) for d in outputs)))
+        out = dict(zip(export.TRANSLATION_TFLITE_OUTPUTS, lite(text=np.array([source.encode()]))))
         device_seconds += time.perf_counter() - start
         server.append(expected["translation"].numpy()[0].decode())
         device.append(out["translation"][0].decode())

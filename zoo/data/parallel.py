@@ -240,6 +240,18 @@ def _tatoeba_lines(path):
     return where, [line.rstrip("\r") for line in lines]
 
 
+def decoder_sequences(tokenizer, target_ids):
+    """Target piece ids `[batch, (pieces)]` (ragged) → `(decoder_inputs, decoder_targets)`, ragged int32.
+
+    `[START]` + the pieces is what the decoder reads, the pieces + `[END]` what
+    it must write, step by step: for training, and for scoring a given
+    translation the same way (`zoo.export.translation`).
+    """
+    column = tf.ones([target_ids.nrows(out_type=tf.int32), 1], tf.int32)
+    return (tf.concat([column * tokenizer.start_id, target_ids], axis=1),
+            tf.concat([target_ids, column * tokenizer.end_id], axis=1))
+
+
 def translation_dataset(pairs, tokenizer, batch_size, max_length, shuffle=False, seed=None, bucket_boundaries=None):
     """A tf.data pipeline of `((source_ids [B, S], decoder_inputs [B, T]), decoder_targets [B, T])`, int32.
 
@@ -260,12 +272,8 @@ def translation_dataset(pairs, tokenizer, batch_size, max_length, shuffle=False,
     bucket_boundaries = list(bucket_boundaries)
 
     def encode(sources, targets):
-        source_ids = tokenizer(sources)[:, :max_length]
-        target_ids = tokenizer(targets)[:, : max_length - 1]
-        column = tf.ones([tf.shape(targets)[0], 1], tf.int32)
-        decoder_inputs = tf.concat([column * tokenizer.start_id, target_ids], axis=1)
-        decoder_targets = tf.concat([target_ids, column * tokenizer.end_id], axis=1)
-        return (source_ids, decoder_inputs), decoder_targets
+        decoder_inputs, decoder_targets = decoder_sequences(tokenizer, tokenizer(targets)[:, : max_length - 1])
+        return (tokenizer(sources)[:, :max_length], decoder_inputs), decoder_targets
 
     dataset = tf.data.Dataset.from_tensor_slices((tf.constant(pairs.sources, tf.string),
                                                   tf.constant(pairs.targets, tf.string)))

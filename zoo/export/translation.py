@@ -12,6 +12,7 @@ import json
 import tensorflow as tf
 
 from zoo import decoding
+from zoo.data import parallel
 from zoo.export.core import SERVING_SIGNATURE, checked, checked_shapes, portable_copy, write_export
 from zoo.export.tflite import freeze_to_tflite
 
@@ -74,9 +75,8 @@ def _forced(model, tokenizer, source, target, max_length, signature, return_atte
     too_long = tf.where(pieces.row_lengths() > max_length)[:, 0]
     pieces = checked(tf.size(too_long) == 0, [f"{signature}: target longer than max_length = {max_length} pieces "
                                               "at batch index", too_long], pieces)
-    column = tf.ones([tf.shape(target)[0], 1], tf.int32)
-    decoder_inputs = tf.concat([column * tokenizer.start_id, pieces], axis=1).to_tensor(tokenizer.pad_id)
-    targets = tf.concat([pieces, column * tokenizer.end_id], axis=1).to_tensor(tokenizer.pad_id)
+    decoder_inputs, targets = (ids.to_tensor(tokenizer.pad_id)
+                               for ids in parallel.decoder_sequences(tokenizer, pieces))
     # Keras's RNNs cannot run a batch of 0 rows: an empty batch runs one row of [START] and keeps none of it.
     rows = tf.shape(targets)[0]
 

@@ -94,7 +94,6 @@ class SubwordTokenizer(Tokenizer):
     True
     """
 
-    vocabulary_file = "vocab.txt"
     model_file = "sentencepiece.model"
     start_id = START_ID
     end_id = END_ID
