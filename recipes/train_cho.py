@@ -19,7 +19,7 @@ translation.define_flags("cho")
 
 def build_model(vocabulary_size):
     return ChoEncoderDecoder(vocabulary_size, embedding_dim=FLAGS.embedding_dim, units=FLAGS.units,
-                             maxout_units=FLAGS.maxout_units)
+                             maxout_units=FLAGS.maxout_units, dropout=FLAGS.dropout)
 
 
 if __name__ == "__main__":

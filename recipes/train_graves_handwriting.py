@@ -74,7 +74,8 @@ def train_and_export():
         model = GravesHandwritingModel(FLAGS.units, FLAGS.num_layers, FLAGS.num_components)
         model(model.example_input())
         # Mean over real points: padding has weight 0 and does not dilute the loss.
-        training.compile_model(model, MixtureDensityLoss(FLAGS.num_components, reduction="mean_with_sample_weight"))
+        training.compile_model(model, MixtureDensityLoss(FLAGS.num_components, reduction="mean_with_sample_weight"),
+                               datasets[0])
 
     training.fit(model, *datasets, backup_dir)
     if not training.is_chief():

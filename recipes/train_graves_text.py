@@ -55,7 +55,7 @@ def train_and_export():
     with training.strategy().scope():
         model = GravesTextModel(tokenizer.vocabulary_size, units=FLAGS.units, num_layers=FLAGS.num_layers)
         model(model.example_input())
-        training.compile_model(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        training.compile_model(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True), datasets[0])
 
     training.fit(model, datasets[0], datasets[1], backup_dir)
     bits_per_character = model.evaluate(datasets[2]) / math.log(2)

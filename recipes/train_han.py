@@ -59,7 +59,7 @@ def train_and_export():
             tokenizer.vocabulary_size, len(train.class_names), embedding_dim=FLAGS.embedding_dim,
             gru_units=FLAGS.gru_units, attention_units=FLAGS.attention_units, dropout=FLAGS.dropout)
         model(model.example_input())
-        training.compile_model(model, "sparse_categorical_crossentropy", metrics=["accuracy"])
+        training.compile_model(model, "sparse_categorical_crossentropy", train_ds, metrics=["accuracy"])
 
     training.fit(model, train_ds, test_ds, backup_dir)
     loss, accuracy = model.evaluate(test_ds, return_dict=False)

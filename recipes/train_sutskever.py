@@ -20,7 +20,8 @@ translation.define_flags("sutskever")
 
 def build_model(vocabulary_size):
     return SutskeverSeq2Seq(vocabulary_size, embedding_dim=FLAGS.embedding_dim, units=FLAGS.units,
-                            num_layers=FLAGS.num_layers, reverse_source=FLAGS.reverse_source)
+                            num_layers=FLAGS.num_layers, reverse_source=FLAGS.reverse_source,
+                            dropout=FLAGS.dropout)
 
 
 if __name__ == "__main__":

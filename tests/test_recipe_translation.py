@@ -44,20 +44,32 @@ def smoke_run(name, tmp_path, *flags):
 
 
 # GNMT's smoke run is the resume test's first run; Cho's also trains in mixed precision (evaluated and
-# exported in float32).
-@pytest.mark.parametrize("name, flags", [("sutskever", []), ("cho", ["--mixed_precision"])])
+# exported in float32); Sutskever's with the regularisers, the schedule and a decoding chosen on validation.
+TRAINING_OPTIONS = ["--dropout=0.2", "--label_smoothing=0.1", "--lr_schedule=cosine", "--warmup_steps=1",
+                    "--tune_alphas=0.2,1.0", "--tune_beam_sizes=1,2", "--tune_sentences=4"]
+
+
+@pytest.mark.parametrize("name, flags", [("sutskever", TRAINING_OPTIONS), ("cho", ["--mixed_precision"])])
 def test_smoke_run_exports(name, flags, tmp_path):
-    smoke_run(name, tmp_path, *flags)
+    result = smoke_run(name, tmp_path, *flags)
     assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1"]
+    if "--tune_alphas=0.2,1.0" in flags:
+        tried = metrics(tmp_path)["validation_bleu"]
+        assert sorted((t["beam_size"], t["alpha"]) for t in tried) == [(1, 0.2), (1, 1.0), (2, 0.2), (2, 1.0)]
+        best = max(tried, key=lambda t: t["bleu"])
+        assert (metrics(tmp_path)["beam_size"], metrics(tmp_path)["alpha"]) == (best["beam_size"], best["alpha"])
+        assert f"chosen on validation: beam {best['beam_size']}, α {best['alpha']}" in result.stdout
 
 
-def test_resume_continues_with_the_saved_vocabulary(tmp_path):
-    smoke_run("gnmt", tmp_path)
+def test_resume_continues_with_the_saved_vocabulary_and_averages_the_last_epochs(tmp_path):
+    smoke_run("gnmt", tmp_path, "--average_epochs=2")
     resumed = recipe("gnmt", tmp_path, "--resume", "--epochs=2", "--steps_per_epoch=2", "--eval_sentences=4",
-                     "--notflite")
+                     "--notflite", "--average_epochs=2")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
     assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1", "2"]
+    assert sorted(os.listdir(tmp_path / "run" / "epoch_weights")) == ["epoch_0001.weights.h5", "epoch_0002.weights.h5"]
+    assert "Averaging the weights of 2 epochs: ['epoch_0001.weights.h5', 'epoch_0002.weights.h5']" in resumed.stderr
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -16,13 +16,13 @@ SOURCE = np.array([[5, 6, 7, 0], [8, 9, 0, 0]], np.int32)
 DECODER_INPUTS = np.array([[2, 10, 11, 12], [2, 13, 14, 0]], np.int32)
 
 
-def build(name):
+def build(name, **options):
     keras.utils.set_random_seed(3)
     model = {
-        "sutskever": lambda: SutskeverSeq2Seq(VOCABULARY, embedding_dim=8, units=6, num_layers=2),
-        "cho": lambda: ChoEncoderDecoder(VOCABULARY, embedding_dim=8, units=6, maxout_units=4),
+        "sutskever": lambda: SutskeverSeq2Seq(VOCABULARY, embedding_dim=8, units=6, num_layers=2, **options),
+        "cho": lambda: ChoEncoderDecoder(VOCABULARY, embedding_dim=8, units=6, maxout_units=4, **options),
         "gnmt": lambda: GNMT(VOCABULARY, embedding_dim=8, units=6, encoder_layers=3, decoder_layers=3,
-                             attention_units=5),
+                             attention_units=5, **options),
     }[name]()
     model((SOURCE, DECODER_INPUTS))
     return model
@@ -52,9 +52,9 @@ def test_padding_of_the_source_changes_nothing(name):
                                atol=1e-5)
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_keras_save_and_load_round_trip(name, tmp_path):
-    model = build(name)
+@pytest.mark.parametrize("name, options", [(name, {}) for name in MODELS] + [("gnmt", {"dropout": 0.3})])
+def test_keras_save_and_load_round_trip(name, options, tmp_path):
+    model = build(name, **options)
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras")
     assert type(loaded) is type(model) and loaded.get_config() == model.get_config()
@@ -69,6 +69,26 @@ def test_gradients_reach_every_weight(name):
         loss = tf.reduce_sum(model((SOURCE, DECODER_INPUTS), training=True))
     grads = tape.gradient(loss, model.trainable_variables)
     assert all(g is not None and np.abs(tf.convert_to_tensor(g).numpy()).sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_dropout_acts_in_training_only(name):
+    model, plain = build(name, dropout=0.5), build(name)
+    plain.set_weights(model.get_weights())  # the same weights: dropout adds none
+    inference = model((SOURCE, DECODER_INPUTS)).numpy()
+    np.testing.assert_allclose(inference, plain((SOURCE, DECODER_INPUTS)).numpy(), atol=1e-6)
+    first, second = (model((SOURCE, DECODER_INPUTS), training=True).numpy() for _ in range(2))
+    assert not np.allclose(first, inference, atol=1e-3) and not np.allclose(first, second, atol=1e-3)
+    np.testing.assert_allclose(plain((SOURCE, DECODER_INPUTS), training=True).numpy(), inference, atol=1e-6)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model((SOURCE, DECODER_INPUTS), training=True))
+    assert all(g is not None for g in tape.gradient(loss, model.trainable_variables))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_dropout_outside_zero_to_one_is_refused(name):
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1.0"):
+        build(name, dropout=1.0)
 
 
 @pytest.mark.parametrize("name", MODELS)

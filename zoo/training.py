@@ -23,6 +23,8 @@ from zoo.data.files import DataError
 
 FLAGS = flags.FLAGS
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
+LR_SCHEDULES = ("constant", "cosine")
+EPOCH_WEIGHTS = "epoch_weights"  # the folder of --model_dir that keeps the last --average_epochs epochs' weights
 
 
 class RecipeError(Exception):
@@ -33,12 +35,20 @@ def define_run_flags(model_dir, export_dir, optimizer="adam", learning_rate=0.00
     """Defines the flags every recipe has, with the recipe's defaults."""
     flags.DEFINE_enum("optimizer", optimizer, OPTIMIZERS, "sgd and rmsprop use momentum 0.9.")
     flags.DEFINE_float("learning_rate", learning_rate, "Learning rate.", lower_bound=0.0)
+    flags.DEFINE_enum("lr_schedule", "constant", LR_SCHEDULES, "constant: --learning_rate throughout; cosine: a "
+                      "linear warm-up over --warmup_steps, then a cosine decay to 0 at the end of --epochs "
+                      "(Loshchilov & Hutter 2017).")
+    flags.DEFINE_integer("warmup_steps", 0, "Steps of linear warm-up from 0 to --learning_rate (--lr_schedule=cosine).",
+                         lower_bound=0)
     flags.DEFINE_float("clipnorm", 0.0, "Clip each gradient to this norm; 0 = no clipping.", lower_bound=0.0)
     flags.DEFINE_integer("batch_size", batch_size, "Global batch size (split across replicas).", lower_bound=1)
     flags.DEFINE_integer("epochs", epochs, "Epochs to train (in all, counting resumed ones).", lower_bound=1)
     flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch; 0 = one pass over the training set.", lower_bound=0)
     flags.DEFINE_integer("checkpoint_steps", 0, "Also checkpoint every this many steps; 0 = at each epoch's end only.",
                          lower_bound=0)
+    flags.DEFINE_integer("average_epochs", 1, "Evaluate and export the mean of the weights at the ends of the last "
+                         "this many epochs (checkpoint averaging, as Vaswani et al. 2017); 1 = the last weights.",
+                         lower_bound=1)
     flags.DEFINE_string("model_dir", model_dir, "Checkpoints, TensorBoard logs, vocabulary, final .keras model.")
     flags.DEFINE_string("export_dir", export_dir, "TF Serving model base path; exports go to <dir>/<version>/.")
     flags.DEFINE_bool("tflite", True, "Also convert the model to TFLite beside the export.")
@@ -113,25 +123,50 @@ def run_tokenizer(tokenizer_class, build_vocabulary, **options):
     return tokenizer
 
 
-def optimizer():
-    """The optimizer the flags name (create it inside the strategy's scope)."""
+def learning_rate(train_ds):
+    """--learning_rate, or the --lr_schedule over the run's steps (--epochs of `train_ds`'s batches or --steps_per_epoch).
+
+    The schedule is a function of the optimizer's step counter, which the
+    checkpoints hold: a resumed run goes on where it stopped.
+    """
+    if FLAGS.lr_schedule == "constant":
+        if FLAGS.warmup_steps:
+            raise RecipeError("--warmup_steps needs --lr_schedule=cosine")
+        return FLAGS.learning_rate
+    steps_per_epoch = FLAGS.steps_per_epoch or int(train_ds.reduce(0, lambda count, _: count + 1))
+    total = FLAGS.epochs * steps_per_epoch
+    if FLAGS.warmup_steps >= total:
+        raise RecipeError(f"--warmup_steps={FLAGS.warmup_steps} leaves nothing to decay: the run has {total} steps")
+    logging.info("Learning rate: %d warm-up steps to %g, cosine decay to 0 at step %d", FLAGS.warmup_steps,
+                 FLAGS.learning_rate, total)
+    if not FLAGS.warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(FLAGS.learning_rate, total)
+    return keras.optimizers.schedules.CosineDecay(0.0, total - FLAGS.warmup_steps, warmup_target=FLAGS.learning_rate,
+                                                  warmup_steps=FLAGS.warmup_steps)
+
+
+def optimizer(train_ds):
+    """The optimizer the flags name, for training on `train_ds` (create it inside the strategy's scope)."""
+    rate = learning_rate(train_ds)
     clip = {"clipnorm": FLAGS.clipnorm} if FLAGS.clipnorm else {}
     if FLAGS.optimizer == "sgd":
-        return keras.optimizers.SGD(FLAGS.learning_rate, momentum=0.9, **clip)
+        return keras.optimizers.SGD(rate, momentum=0.9, **clip)
     if FLAGS.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(FLAGS.learning_rate, momentum=0.9, **clip)
-    return keras.optimizers.Adam(FLAGS.learning_rate, **clip)
+        return keras.optimizers.RMSprop(rate, momentum=0.9, **clip)
+    return keras.optimizers.Adam(rate, **clip)
 
 
-def compile_model(model, loss, **kwargs):
+def compile_model(model, loss, train_ds, **kwargs):
     """`model.compile` with the flags' optimizer and --jit_compile, then builds the model's optimizer.
 
-    Its variables must exist before `fit`: BackupAndRestore restores into
-    them (and with --mixed_precision `model.optimizer` is Keras's loss-scale
-    wrapper, with variables of its own). Call it in the strategy's scope,
-    on a model that has been called once.
+    `train_ds` is the training set `fit` will get: a learning-rate schedule
+    counts its batches. The optimizer's variables must exist before `fit`:
+    BackupAndRestore restores into them (and with --mixed_precision
+    `model.optimizer` is Keras's loss-scale wrapper, with variables of its
+    own). Call it in the strategy's scope, on a model that has been called
+    once.
     """
-    model.compile(optimizer=optimizer(), loss=loss, jit_compile=FLAGS.jit_compile, **kwargs)
+    model.compile(optimizer=optimizer(train_ds), loss=loss, jit_compile=FLAGS.jit_compile, **kwargs)
     model.optimizer.build(model.trainable_variables)
 
 
@@ -149,8 +184,42 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._current_epoch = epoch
 
 
+class EpochWeights(keras.callbacks.Callback):
+    """Saves the weights at each epoch's end to `folder`, keeping the last `keep` epochs' files."""
+
+    def __init__(self, folder, keep):
+        super().__init__()
+        self.folder, self.keep = folder, keep
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.folder, exist_ok=True)
+        path = os.path.join(self.folder, f"epoch_{epoch + 1:04d}.weights.h5")
+        temporary = path + ".tmp.weights.h5"  # Keras wants the suffix; the rename makes the file whole or absent
+        self.model.save_weights(temporary, overwrite=True)
+        os.replace(temporary, path)
+        for old in epoch_weight_files(self.folder)[: -self.keep]:
+            os.remove(old)
+
+
+def epoch_weight_files(folder):
+    """`EpochWeights`'s files in `folder`, oldest first."""
+    if not os.path.isdir(folder):
+        return []
+    return sorted(os.path.join(folder, name) for name in os.listdir(folder)
+                  if name.startswith("epoch_") and name.endswith(".weights.h5") and ".tmp." not in name)
+
+
+def average_weights(model, paths):
+    """Sets `model`'s weights to the mean of the weight files `paths`."""
+    collected = []
+    for path in paths:
+        model.load_weights(path)
+        collected.append(model.get_weights())
+    model.set_weights([np.mean(values, axis=0).astype(values[0].dtype) for values in zip(*collected)])
+
+
 def fit(model, train_ds, validation_ds, backup_dir):
-    """`model.fit` with checkpoints (resumable) and TensorBoard logs.
+    """`model.fit` with checkpoints (resumable) and TensorBoard logs; with --average_epochs, averages the weights.
 
     The model and its optimizer must be built: BackupAndRestore restores into
     existing variables. A checkpoint is written at each epoch's end and, with
@@ -164,6 +233,12 @@ def fit(model, train_ds, validation_ds, backup_dir):
     replicas (and, on a cluster, the workers). Workers other than the chief
     write their checkpoints and logs to a temporary folder, as Keras's
     multi-worker guide asks, and restore from the chief's.
+
+    With --average_epochs=N > 1 the weights at each epoch's end are also
+    saved to `<model_dir>/epoch_weights/` (the last N kept), and after the
+    last epoch the model's weights become the mean of those N: evaluation,
+    the .keras file and the export get the average; the checkpoint keeps
+    the last weights, so a resumed run trains on from them.
     """
     steps_per_epoch = FLAGS.steps_per_epoch or None
     if steps_per_epoch:
@@ -184,9 +259,16 @@ def fit(model, train_ds, validation_ds, backup_dir):
                          delete_checkpoint=False),
         keras.callbacks.TensorBoard(log_dir),
     ]
+    epochs_dir = os.path.join(worker_dir or FLAGS.model_dir, EPOCH_WEIGHTS)
+    if FLAGS.average_epochs > 1:
+        callbacks.append(EpochWeights(epochs_dir, FLAGS.average_epochs))
     try:
         history = model.fit(train_ds, epochs=FLAGS.epochs, steps_per_epoch=steps_per_epoch,
                             validation_data=validation_ds, callbacks=callbacks)
+        if FLAGS.average_epochs > 1:
+            paths = epoch_weight_files(epochs_dir)
+            logging.info("Averaging the weights of %d epochs: %s", len(paths), [os.path.basename(p) for p in paths])
+            average_weights(model, paths)
     finally:
         if worker_dir:
             shutil.rmtree(worker_dir, ignore_errors=True)

@@ -8,14 +8,18 @@ their model's flags and a `build_model(vocabulary_size)`, and hand it to
    from both sides of the training split (GNMT shares it; the others do
    not mind), or read it back when resuming;
 2. train with teacher forcing (`model.fit` via `zoo.training.fit`: progress
-   bar, TensorBoard, checkpoints, --resume, --strategy); padding is not a
-   target (`ignore_class=PAD_ID`);
-3. report the test split's token perplexity, corpus BLEU (sacrebleu,
+   bar, TensorBoard, checkpoints, --resume, --strategy, --lr_schedule,
+   --average_epochs) with --dropout and the cross-entropy of labels
+   smoothed by --label_smoothing; padding is not a target;
+3. with --tune_beam_sizes / --tune_alphas / --tune_betas, choose the beam
+   size, α and β by BLEU on the validation split (never on test);
+4. report the test split's token perplexity, corpus BLEU (sacrebleu,
    its default 13a tokenisation, on detokenised output against the raw
    references) and chrF of the beam search that the export serves;
-4. export the SavedModel (and .tflite) with `zoo.export.export_translation`.
+5. export the SavedModel (and .tflite) with `zoo.export.export_translation`.
 """
 
+import itertools
 import json
 import math
 import os
@@ -28,6 +32,7 @@ import tensorflow as tf
 
 from zoo import export, text, training
 from zoo.data import parallel
+from zoo.losses import LabelSmoothedCrossentropy
 from zoo.text.reserved import PAD_ID
 from zoo.text.subwords import MODEL_TYPES
 
@@ -51,6 +56,14 @@ def define_flags(name, batch_size=64, learning_rate=0.001, epochs=10):
     flags.DEFINE_float("alpha", 0.6, "GNMT length normalisation α.", lower_bound=0.0)
     flags.DEFINE_float("beta", 0.2, "GNMT coverage penalty β (models with attention).", lower_bound=0.0)
     flags.DEFINE_integer("eval_sentences", 0, "Test sentences to translate for BLEU; 0 = all.", lower_bound=0)
+    flags.DEFINE_float("dropout", 0.0, "Dropout on every recurrent layer's input and the top decoder output, in "
+                       "training.", lower_bound=0.0, upper_bound=0.9)
+    flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing ε of the training loss (Szegedy et al. 2016).",
+                       lower_bound=0.0, upper_bound=0.9)
+    flags.DEFINE_list("tune_beam_sizes", [], "Beam sizes to try on the validation split (default: --beam_size).")
+    flags.DEFINE_list("tune_alphas", [], "Length normalisations α to try on the validation split (default: --alpha).")
+    flags.DEFINE_list("tune_betas", [], "Coverage penalties β to try on the validation split (default: --beta).")
+    flags.DEFINE_integer("tune_sentences", 500, "Validation sentences the tuning translates; 0 = all.", lower_bound=0)
     training.define_run_flags(f"runs/{name}", f"savedmodels/{name}", optimizer="adam", learning_rate=learning_rate,
                               batch_size=batch_size, epochs=epochs)
     flags.register_multi_flags_validator(
@@ -93,6 +106,41 @@ def translate_all(translate, sources, batch_size):
     return out
 
 
+def decoding_grid():
+    """(beam size, α, β) triples to try on the validation split: the --tune_* lists, the single flags elsewhere."""
+    try:
+        beams = [int(b) for b in FLAGS.tune_beam_sizes] or [FLAGS.beam_size]
+        alphas = [float(a) for a in FLAGS.tune_alphas] or [FLAGS.alpha]
+        betas = [float(b) for b in FLAGS.tune_betas] or [FLAGS.beta]
+    except ValueError as e:
+        raise training.RecipeError(f"--tune_beam_sizes/--tune_alphas/--tune_betas: {e}") from None
+    if not all(1 <= b <= export.MAX_BEAM_SIZE for b in beams) or min(alphas + betas) < 0:
+        raise training.RecipeError(f"--tune_*: beam sizes must be in 1..{export.MAX_BEAM_SIZE}, α and β >= 0")
+    return list(itertools.product(beams, alphas, betas))
+
+
+def choose_decoding(search, valid, batch_size):
+    """The (beam size, α, β) of `decoding_grid()` with the best BLEU on `valid`, and each one's BLEU.
+
+    `search` is a `beam_search` signature (beam size, α and β are its inputs);
+    the first --tune_sentences pairs of `valid` are translated.
+    """
+    grid = decoding_grid()
+    count = FLAGS.tune_sentences or len(valid)
+    sources, references = valid.sources[:count], valid.targets[:count]
+    scores = {}
+    for beam_size, alpha, beta in grid:
+        hypotheses = []
+        for start in range(0, len(sources), batch_size):
+            out = search(text=tf.constant(sources[start: start + batch_size]), beam_size=tf.constant(beam_size),
+                         alpha=tf.constant(alpha), beta=tf.constant(beta))
+            hypotheses.extend(t.decode("utf-8") for t in out["translations"][:, 0].numpy())
+        scores[(beam_size, alpha, beta)] = sacrebleu.corpus_bleu(hypotheses, [references]).score
+        print(f"validation BLEU {scores[(beam_size, alpha, beta)]:.2f}: beam {beam_size}, α {alpha}, β {beta}  "
+              f"({len(sources)} sentences)")
+    return max(grid, key=lambda choice: scores[choice]), scores
+
+
 def train_and_export(name, build_model):
     backup_dir = training.prepare_run()
     train, valid, test = parallel.read_parallel(FLAGS.dataset, FLAGS.data_dir, FLAGS.source_language,
@@ -106,8 +154,8 @@ def train_and_export(name, build_model):
     with training.strategy().scope():
         model = build_model(tokenizer.vocabulary_size)
         model(model.example_input())
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID)
-        training.compile_model(model, loss)
+        training.compile_model(model, LabelSmoothedCrossentropy(FLAGS.label_smoothing, ignore_class=PAD_ID),
+                               datasets[0])
 
     training.fit(model, datasets[0], datasets[1], backup_dir)
     # Evaluated in float32, as exported (the model may have trained in mixed precision).
@@ -115,26 +163,34 @@ def train_and_export(name, build_model):
     test_perplexity = perplexity(inference, datasets[2])
     if not training.is_chief():
         return
-    signatures = export.translation_functions(inference, tokenizer, FLAGS.max_length, FLAGS.beam_size, FLAGS.alpha,
-                                              FLAGS.beta)
+    beam_size, alpha, beta = FLAGS.beam_size, FLAGS.alpha, FLAGS.beta
+    signatures = export.translation_functions(inference, tokenizer, FLAGS.max_length, beam_size, alpha, beta)
+    tuning = {}
+    if len(decoding_grid()) > 1:
+        (beam_size, alpha, beta), tuning = choose_decoding(signatures["beam_search"], valid, FLAGS.batch_size)
+        print(f"chosen on validation: beam {beam_size}, α {alpha}, β {beta}")
+        signatures = export.translation_functions(inference, tokenizer, FLAGS.max_length, beam_size, alpha, beta)
     count = FLAGS.eval_sentences or len(test)
     hypotheses = translate_all(signatures[export.SERVING_SIGNATURE], test.sources[:count], FLAGS.batch_size)
     bleu = sacrebleu.corpus_bleu(hypotheses, [test.targets[:count]])
     chrf = sacrebleu.corpus_chrf(hypotheses, [test.targets[:count]])
     exact = sum(h == r for h, r in zip(hypotheses, test.targets)) / count
     print(f"test perplexity: {test_perplexity:.3f}  BLEU: {bleu.score:.2f}  chrF: {chrf.score:.2f}  "
-          f"exact match: {exact:.3f}  ({count} sentences, beam {FLAGS.beam_size})")
+          f"exact match: {exact:.3f}  ({count} sentences, beam {beam_size}, α {alpha}, β {beta})")
     print(f"sacrebleu: {bleu}")
     for source, hypothesis in list(zip(test.sources, hypotheses))[:3]:
         print(f"  {source}\n  → {hypothesis}")
 
     model.save(os.path.join(FLAGS.model_dir, f"{name}.keras"))
-    path = export.export_translation(model, tokenizer, FLAGS.export_dir, FLAGS.max_length, FLAGS.beam_size,
-                                     FLAGS.alpha, FLAGS.beta, tflite=FLAGS.tflite)
+    path = export.export_translation(model, tokenizer, FLAGS.export_dir, FLAGS.max_length, beam_size, alpha, beta,
+                                     tflite=FLAGS.tflite)
     with open(os.path.join(FLAGS.model_dir, "metrics.json"), "w") as f:
         json.dump({"dataset": FLAGS.dataset, "test_perplexity": test_perplexity, "test_bleu": bleu.score,
                    "sacrebleu": str(bleu), "test_chrf": chrf.score, "test_exact_match": exact, "test_sentences": count,
-                   "beam_size": FLAGS.beam_size, "export": path}, f, indent=2)
+                   "beam_size": beam_size, "alpha": alpha, "beta": beta,
+                   "validation_bleu": [{"beam_size": b, "alpha": a, "beta": c, "bleu": score}
+                                       for (b, a, c), score in tuning.items()],
+                   "export": path}, f, indent=2)
     print(f"exported: {path}")
 
 

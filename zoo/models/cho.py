@@ -33,6 +33,8 @@ class ChoEncoderDecoder(EncoderDecoder):
     Args:
         vocabulary_size: shared by source and target, reserved ids included.
         embedding_dim, units, maxout_units: sizes.
+        dropout: in training, on the embeddings (the GRUs' inputs) and the
+            maxout output (`EncoderDecoder`); the paper has none (0).
 
     Example:
 
@@ -47,8 +49,8 @@ class ChoEncoderDecoder(EncoderDecoder):
     {'context': (2, 8), 'h': (2, 8)}
     """
 
-    def __init__(self, vocabulary_size, embedding_dim=100, units=1000, maxout_units=500, **kwargs):
-        super().__init__(vocabulary_size, embedding_dim, **kwargs)
+    def __init__(self, vocabulary_size, embedding_dim=100, units=1000, maxout_units=500, dropout=0.0, **kwargs):
+        super().__init__(vocabulary_size, embedding_dim, dropout, **kwargs)
         self.units = units
         self.maxout_units = maxout_units
         self.encoder = keras.layers.GRU(units, reset_after=False, name="encoder")
@@ -60,12 +62,12 @@ class ChoEncoderDecoder(EncoderDecoder):
 
     def teacher_forcing(self, source_ids, decoder_inputs, training=False):
         c = self.context(source_ids, training)
-        embedded = self.target_embedding(decoder_inputs)
+        embedded = self.drop(self.target_embedding(decoder_inputs), training)
         c_each_step = ops.broadcast_to(c[:, None], (*ops.shape(embedded)[:2], self.units))
         hidden = self.decoder(ops.concatenate([embedded, c_each_step], axis=-1),
                               mask=self.padding_mask(decoder_inputs), initial_state=self.decoder_start(c),
                               training=training)
-        return self.projection(self._maxout(hidden, embedded, c_each_step)), None
+        return self.projection(self.drop(self._maxout(hidden, embedded, c_each_step), training)), None
 
     def _maxout(self, hidden, embedded, c):
         return self.maxout(ops.concatenate([hidden, embedded, c], axis=-1))
@@ -73,8 +75,8 @@ class ChoEncoderDecoder(EncoderDecoder):
     def context(self, source_ids, training=False):
         """c = tanh(V h_T) `[batch, units]`."""
         source_ids = ops.convert_to_tensor(source_ids, "int32")
-        h_last = self.encoder(self.source_embedding(source_ids), mask=self.padding_mask(source_ids),
-                              training=training)
+        h_last = self.encoder(self.drop(self.source_embedding(source_ids), training),
+                              mask=self.padding_mask(source_ids), training=training)
         return self.summary(h_last)
 
     def encode(self, source_ids):

@@ -31,6 +31,15 @@ class EncoderDecoder(keras.Model):
       `decode_step` over a target must give the log-softmax of
       `teacher_forcing`'s logits, step by step.
 
+    Args:
+        vocabulary_size: shared by source and target, reserved ids included.
+        embedding_dim: size of the source and target embeddings.
+        dropout: in training, the rate of the dropout on the input of every
+            recurrent layer (the embeddings included) and on the top decoder
+            output — never on the recurrent state (Zaremba et al. 2014; as
+            tensorflow/nmt's GNMT applies it). 0 (the default, as in the
+            papers of Sutskever and Cho) adds nothing to the model.
+
     Call arguments:
         inputs: `(source_ids [batch, S], decoder_inputs [batch, T])`, int,
             `PAD_ID`-padded; decoder inputs start with `START_ID`.
@@ -58,10 +67,16 @@ class EncoderDecoder(keras.Model):
 
     has_attention = False  # whether `teacher_forcing` and `decode_step` return attention
 
-    def __init__(self, vocabulary_size, embedding_dim, **kwargs):
+    def __init__(self, vocabulary_size, embedding_dim, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
+        self.dropout = dropout
+        # Only a model that drops has a seed generator (a variable): models without dropout keep the variables,
+        # and so the checkpoints and .keras files, they had before the option existed.
+        self.dropout_seed = keras.random.SeedGenerator(name="dropout_seed") if dropout else None
         self.source_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
                                                        name="source_embedding")
         self.target_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
@@ -90,6 +105,12 @@ class EncoderDecoder(keras.Model):
 
     def decode_step(self, tokens, state):
         raise NotImplementedError
+
+    def drop(self, x, training):
+        """`x` with dropout at rate `dropout` in training; `x` itself otherwise."""
+        if not (training and self.dropout):
+            return x
+        return keras.random.dropout(x, self.dropout, seed=self.dropout_seed)
 
     @staticmethod
     def padding_mask(ids):
@@ -120,4 +141,5 @@ class EncoderDecoder(keras.Model):
         return output
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "embedding_dim": self.embedding_dim}
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "embedding_dim": self.embedding_dim,
+                "dropout": self.dropout}

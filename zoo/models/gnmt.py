@@ -34,6 +34,8 @@ class GNMT(EncoderDecoder):
         embedding_dim, units, attention_units: sizes.
         encoder_layers, decoder_layers: depths, at least 2 each.
         use_cudnn: passed to the LSTMs.
+        dropout: in training, on every LSTM layer's input and the top decoder
+            output (`EncoderDecoder`); the paper trains with 0.2 to 0.3.
 
     Example:
 
@@ -54,11 +56,11 @@ class GNMT(EncoderDecoder):
     has_attention = True
 
     def __init__(self, vocabulary_size, embedding_dim=1024, units=1024, encoder_layers=8, decoder_layers=8,
-                 attention_units=1024, use_cudnn="auto", **kwargs):
+                 attention_units=1024, use_cudnn="auto", dropout=0.0, **kwargs):
         if encoder_layers < 2 or decoder_layers < 2:
             raise ValueError("GNMT needs at least 2 encoder layers (one bi-directional) and 2 decoder layers "
                              f"(attention feeds the ones above the first), got {encoder_layers} and {decoder_layers}")
-        super().__init__(vocabulary_size, embedding_dim, **kwargs)
+        super().__init__(vocabulary_size, embedding_dim, dropout, **kwargs)
         self.units = units
         self.encoder_layers = encoder_layers
         self.decoder_layers = decoder_layers
@@ -76,15 +78,15 @@ class GNMT(EncoderDecoder):
     def teacher_forcing(self, source_ids, decoder_inputs, training=False):
         encoded, source_mask, states = self._encode(source_ids, training)
         mask = self.padding_mask(decoder_inputs)
-        y = self.decoder[0](self.target_embedding(decoder_inputs), mask=mask, initial_state=states[0],
-                            training=training)
+        y = self.decoder[0](self.drop(self.target_embedding(decoder_inputs), training), mask=mask,
+                            initial_state=states[0], training=training)
         # Teacher forcing knows every query at once: one attention per target step.
         context, attention = self.attention(encoded, query=y, mask=source_mask)
         for n, layer in enumerate(self.decoder[1:], start=1):
-            output = layer(ops.concatenate([y, context], axis=-1), mask=mask, initial_state=states[n],
-                           training=training)
+            output = layer(self.drop(ops.concatenate([y, context], axis=-1), training), mask=mask,
+                           initial_state=states[n], training=training)
             y = self._residual(n, y, output)
-        return self.projection(y), attention
+        return self.projection(self.drop(y, training)), attention
 
     @staticmethod
     def _residual(n, below, output):
@@ -95,10 +97,11 @@ class GNMT(EncoderDecoder):
         """(top encoder outputs, source mask, each decoder layer's initial `[h, c]` or None)."""
         source_ids = ops.convert_to_tensor(source_ids, "int32")
         mask = self.padding_mask(source_ids)
-        x, _, _, h, c = self.bottom_encoder(self.source_embedding(source_ids), mask=mask, training=training)
+        x, _, _, h, c = self.bottom_encoder(self.drop(self.source_embedding(source_ids), training), mask=mask,
+                                            training=training)
         states = [[h, c]]  # the backward LSTM's: it ends on the first source word
         for n, layer in enumerate(self.encoder, start=1):
-            output, h, c = layer(x, mask=mask, training=training)
+            output, h, c = layer(self.drop(x, training), mask=mask, training=training)
             x = self._residual(n, x, output)
             states.append([h, c])
         # Decoder layers above the encoder's depth start from zeros.

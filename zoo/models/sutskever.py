@@ -27,6 +27,8 @@ class SutskeverSeq2Seq(EncoderDecoder):
         embedding_dim, units, num_layers: sizes.
         reverse_source: read the source backwards (§3.3).
         use_cudnn: passed to the LSTMs.
+        dropout: in training, on every LSTM layer's input and the top decoder
+            output (`EncoderDecoder`); the paper has none (0).
 
     Example:
 
@@ -43,8 +45,8 @@ class SutskeverSeq2Seq(EncoderDecoder):
     """
 
     def __init__(self, vocabulary_size, embedding_dim=1000, units=1000, num_layers=4, reverse_source=True,
-                 use_cudnn="auto", **kwargs):
-        super().__init__(vocabulary_size, embedding_dim, **kwargs)
+                 use_cudnn="auto", dropout=0.0, **kwargs):
+        super().__init__(vocabulary_size, embedding_dim, dropout, **kwargs)
         self.units = units
         self.num_layers = num_layers
         self.reverse_source = reverse_source
@@ -60,8 +62,8 @@ class SutskeverSeq2Seq(EncoderDecoder):
         x = self.target_embedding(decoder_inputs)
         mask = self.padding_mask(decoder_inputs)
         for layer, state in zip(self.decoder, states):
-            x, *_ = layer(x, mask=mask, initial_state=state, training=training)
-        return self.projection(x), None
+            x, *_ = layer(self.drop(x, training), mask=mask, initial_state=state, training=training)
+        return self.projection(self.drop(x, training)), None
 
     def _encoder_states(self, source_ids, training=False):
         """Each encoder layer's final `[h, c]` after reading the source (reversed within each row's length)."""
@@ -72,7 +74,7 @@ class SutskeverSeq2Seq(EncoderDecoder):
             source_ids = tf.reverse_sequence(source_ids, lengths, seq_axis=1, batch_axis=0)
         x, states = self.source_embedding(source_ids), []
         for layer in self.encoder:
-            x, h, c = layer(x, mask=mask, training=training)
+            x, h, c = layer(self.drop(x, training), mask=mask, training=training)
             states.append([h, c])
         return states
 

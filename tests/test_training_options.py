@@ -1,0 +1,93 @@
+"""What the recipes train with beyond Keras's defaults: label smoothing, the cosine schedule, checkpoint averaging."""
+
+import os
+import types
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo import training
+from zoo.losses import LabelSmoothedCrossentropy
+
+LABELS = np.array([[3, 1, 4, 0, 0], [2, 2, 0, 0, 0]])  # 0 is padding
+LOGITS = np.random.default_rng(0).normal(size=(2, 5, 6)).astype("float32")
+
+
+def test_without_smoothing_it_is_keras_sparse_crossentropy_over_the_real_positions():
+    expected = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)(LABELS, LOGITS)
+    np.testing.assert_allclose(LabelSmoothedCrossentropy(0.0, ignore_class=0)(LABELS, LOGITS), expected, rtol=1e-6)
+
+
+def test_smoothing_is_keras_categorical_crossentropy_of_smoothed_one_hot_labels():
+    smoothed = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2, reduction=None)(
+        tf.one_hot(LABELS, 6), LOGITS).numpy()
+    real = LABELS != 0
+    expected = smoothed[real].mean()  # the mean over the five real positions, not over all ten
+    np.testing.assert_allclose(LabelSmoothedCrossentropy(0.2, ignore_class=0)(LABELS, LOGITS), expected, rtol=1e-6)
+    everywhere = LabelSmoothedCrossentropy(0.2)(LABELS, LOGITS)
+    np.testing.assert_allclose(everywhere, smoothed.mean(), rtol=1e-6)
+
+
+def test_smoothing_pulls_the_gradient_towards_the_uniform_distribution():
+    logits = tf.Variable(np.log(np.float32([[0.7, 0.2, 0.1]])))
+    with tf.GradientTape() as tape:
+        loss = LabelSmoothedCrossentropy(0.3)(np.array([0]), logits)
+    # d loss / d logits = p − q, q = 0.7·[1, 0, 0] + 0.1 (ε / V = 0.3 / 3 on each class)
+    np.testing.assert_allclose(tape.gradient(loss, logits), [[0.7 - 0.8, 0.2 - 0.1, 0.1 - 0.1]], atol=1e-6)
+
+
+def test_smoothing_outside_zero_to_one_is_refused():
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        LabelSmoothedCrossentropy(1.0)
+
+
+def run_flags(**values):
+    defaults = dict(lr_schedule="cosine", warmup_steps=0, learning_rate=0.01, epochs=3, steps_per_epoch=0)
+    return types.SimpleNamespace(**{**defaults, **values})
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step_of_the_run(monkeypatch):
+    monkeypatch.setattr(training, "FLAGS", run_flags(warmup_steps=2))
+    schedule = training.learning_rate(tf.data.Dataset.range(10).batch(4))  # 3 batches an epoch, 9 steps in all
+    rates = [float(schedule(step)) for step in range(10)]
+    np.testing.assert_allclose(rates[:3], [0.0, 0.005, 0.01], atol=1e-7)
+    assert all(a > b for a, b in zip(rates[2:9], rates[3:9]))  # decays over the 7 steps after the warm-up
+    np.testing.assert_allclose(rates[9], 0.0, atol=1e-7)
+    np.testing.assert_allclose(float(schedule(2 + 3.5)), 0.005, atol=1e-7)  # half-way through the decay: half
+
+
+def test_schedule_counts_steps_per_epoch_from_the_flag_when_given(monkeypatch):
+    monkeypatch.setattr(training, "FLAGS", run_flags(steps_per_epoch=5, epochs=2))
+    schedule = training.learning_rate(tf.data.Dataset.range(1).batch(1).repeat())  # never counted: endless
+    np.testing.assert_allclose([float(schedule(0)), float(schedule(5)), float(schedule(10))], [0.01, 0.005, 0.0],
+                               atol=1e-7)
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(lr_schedule="constant", warmup_steps=3), "--warmup_steps needs --lr_schedule=cosine"),
+    (dict(warmup_steps=9), "--warmup_steps=9 leaves nothing to decay: the run has 9 steps"),
+])
+def test_a_schedule_that_cannot_run_is_a_recipe_error(monkeypatch, values, message):
+    monkeypatch.setattr(training, "FLAGS", run_flags(**values))
+    with pytest.raises(training.RecipeError, match=message):
+        training.learning_rate(tf.data.Dataset.range(10).batch(4))
+
+
+def test_epoch_weights_keep_the_last_epochs_and_average_them(tmp_path):
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    x, y = np.ones((4, 2), np.float32), np.full((4, 1), 3.0, np.float32)
+    weights = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: weights.append(model.get_weights()))
+    folder = str(tmp_path / "epochs")
+    model.fit(x, y, epochs=4, verbose=0, callbacks=[training.EpochWeights(folder, keep=3), record])
+    paths = training.epoch_weight_files(folder)
+    assert [os.path.basename(p) for p in paths] == [f"epoch_000{e}.weights.h5" for e in (2, 3, 4)]
+    assert not [name for name in os.listdir(folder) if ".tmp." in name]
+    training.average_weights(model, paths)
+    for averaged, *per_epoch in zip(model.get_weights(), *weights[1:]):
+        np.testing.assert_allclose(averaged, np.mean(per_epoch, axis=0), rtol=1e-6)
+        assert not np.allclose(averaged, per_epoch[-1])  # SGD moved the weights: the mean is not the last
