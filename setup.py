@@ -20,8 +20,9 @@ setup(
         "sentencepiece==0.2.3",
     ],
     extras_require={
-        # LiteRT runs the .tflite files in tests, as on a device (tf.lite.Interpreter is deprecated in TF 2.21).
-        "test": ["pytest>=8,<10", "ai-edge-litert==2.3.0"],
+        # LiteRT runs the .tflite files in tests, as on a device (tf.lite.Interpreter is deprecated in TF 2.21);
+        # hypothesis draws the inputs of the property tests.
+        "test": ["pytest>=8,<10", "ai-edge-litert==2.3.0", "hypothesis==6.170.17"],
         # benchmarks/: PyTorch for the training comparison (its CPU build: elsewhere add
         # --extra-index-url https://download.pytorch.org/whl/cpu, or pip takes a CUDA build).
         "bench": ["torch==2.13.0", "ai-edge-litert==2.3.0"],

@@ -135,21 +135,35 @@ def translated(out, batch=1, beams=None):
     assert out[key].shape == shape
 
 
+def row_refused(key, empty_value, error, batch=2, bad=1):
+    """A check: row `bad` of the batch is not valid, with `error`, and `key` holds `empty_value` there."""
+
+    def check(out):
+        valid = [True] * batch
+        valid[bad] = False
+        assert out["valid"].numpy().tolist() == valid
+        assert [e.decode() for e in out["error"].numpy()] == ["" if v else error for v in valid]
+        assert np.all(out[key].numpy()[bad] == empty_value)
+
+    return check
+
+
 def error(message):
     return (tf.errors.InvalidArgumentError, message)
 
 
 # What each cell gives: a check of the outputs, or (error type, message pattern).
 EXPECTED = {
-    ("gnmt", "empty"): error(r"serving_default: empty source text \(no piece\) at batch index.*\[1\]"),
-    ("gnmt", "whitespace"): error(r"serving_default: empty source text \(no piece\) at batch index.*\[1\]"),
+    ("gnmt", "empty"): row_refused("translation", b"", "empty source text (no piece)"),
+    ("gnmt", "whitespace"): row_refused("translation", b"", "empty source text (no piece)"),
     ("gnmt", "non_utf8"): translated,  # invalid bytes become U+FFFD, which SentencePiece's nmt_nfkc reads as a space
     ("gnmt", "one_megabyte"): translated,  # cut to its first max_length pieces
     ("gnmt", "batch_of_0"): lambda out: translated(out, batch=0),
     ("gnmt", "wrong_dtype"): error("expected to be a string tensor but is a int32 tensor"),
     ("gnmt", "wrong_rank"): error(r"Shape of tensor text \[1,1\] is not compatible with expected shape \[\?\]"),
-    ("gnmt_beam_search", "empty"): error(r"beam_search: empty source text \(no piece\) at batch index.*\[0\]"),
-    ("gnmt_beam_search", "whitespace"): error(r"beam_search: empty source text \(no piece\)"),
+    ("gnmt_beam_search", "empty"): row_refused("translations", b"", "empty source text (no piece)", batch=1, bad=0),
+    ("gnmt_beam_search", "whitespace"): row_refused("scores", -np.inf, "empty source text (no piece)", batch=1,
+                                                    bad=0),
     ("gnmt_beam_search", "non_utf8"): lambda out: translated(out, beams=2),
     ("gnmt_beam_search", "one_megabyte"): lambda out: translated(out, beams=2),
     ("gnmt_beam_search", "batch_of_0"): lambda out: translated(out, batch=0, beams=2),
@@ -157,8 +171,8 @@ EXPECTED = {
     ("gnmt_beam_search", "wrong_rank"): error(r"Shape of tensor text \[1,1\] is not compatible with expected "
                                               r"shape \[\?\]"),
     ("gnmt_beam_search", "huge_length"): error(r"beam_search: beam_size must be in \[1, 16\], got.*1000000000"),
-    ("han", "empty"): error(r"empty document \(no word after tokenisation\) at batch index.*\[1\]"),
-    ("han", "whitespace"): error(r"empty document \(no word after tokenisation\) at batch index.*\[1\]"),
+    ("han", "empty"): row_refused("label", b"", "empty document (no word after tokenisation)"),
+    ("han", "whitespace"): row_refused("probabilities", 0.0, "empty document (no word after tokenisation)"),
     # Invalid bytes become U+FFFD, an unknown word.
     ("han", "non_utf8"): lambda out: (han_classifies(out),
                                       "\ufffd" in [w.decode() for w in out["words"].numpy().ravel()]),

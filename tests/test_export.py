@@ -61,7 +61,7 @@ def test_fresh_process_without_zoo_serves_raw_text(han_export, trained_han, toke
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["leaked"] == []
-    assert out["keys"] == ["label", "probabilities", "sentence_attention", "word_attention", "words"]
+    assert out["keys"] == ["error", "label", "probabilities", "sentence_attention", "valid", "word_attention", "words"]
     expected = trained_han(tokenizer(tf.constant(documents))).numpy()
     np.testing.assert_allclose(out["probabilities"], expected, atol=1e-5)
     names = demo_documents[0].class_names
@@ -74,7 +74,7 @@ def test_saved_model_cli_show_and_run(han_export, tmp_path):
                        "serving_default"], cwd=tmp_path)
     assert show.returncode == 0, show.stderr[-3000:]
     assert "inputs['text'] tensor_info:\n      dtype: DT_STRING\n      shape: (-1)" in show.stdout
-    for output in ("label", "probabilities", "word_attention", "sentence_attention", "words"):
+    for output in ("label", "probabilities", "word_attention", "sentence_attention", "words", "valid", "error"):
         assert f"outputs['{output}']" in show.stdout
     assert "Method name is: tensorflow/serving/predict" in show.stdout
     run = run_python([cli, "run", "--dir", han_export, "--tag_set", "serve", "--signature_def",
@@ -109,9 +109,30 @@ def test_attention_is_inspectable_with_the_words(serving_fn):
 
 # Bad input: tests/test_bad_input_matrix.py feeds every signature the same list; this is HAN's own case.
 
-def test_markup_only_document_is_empty(serving_fn):
-    with pytest.raises(tf.errors.InvalidArgumentError, match="empty document .* batch index"):
-        serving_fn(text=tf.constant(["A fine text.", "<br /><br />"]))
+def test_an_empty_document_gets_its_own_answer_and_the_others_are_classified_as_alone(serving_fn):
+    good = ["A fine text. It was superb.", "Koko ba pi!"]
+    bad = ["<br /><br />", "", "\x00\x1b \t"]
+    out = serving_fn(text=tf.constant([bad[0], good[0], bad[1], good[1], bad[2]]))
+    assert out["valid"].numpy().tolist() == [False, True, False, True, False]
+    assert set(out["error"].numpy()[[0, 2, 4]]) == {b"empty document (no word after tokenisation)"}
+    assert (out["error"].numpy()[[1, 3]] == b"").all() and (out["label"].numpy()[[0, 2, 4]] == b"").all()
+    alone = serving_fn(text=tf.constant(good))
+    for name in ("label", "probabilities", "word_attention", "sentence_attention", "words"):
+        got, expected = out[name].numpy()[[1, 3]], alone[name].numpy()
+        got = got[tuple(slice(0, n) for n in expected.shape)]  # the batch pads to its longest document
+        if expected.dtype == object:
+            assert got.tolist() == expected.tolist(), name
+        else:
+            np.testing.assert_allclose(got, expected, atol=1e-6, err_msg=name)
+        if name != "label":
+            assert not out[name].numpy()[[0, 2, 4]].any(), name  # zeros and "" for the empty documents
+
+
+def test_a_nul_byte_loses_no_word(serving_fn):
+    out = serving_fn(text=tf.constant(["hello\x00 world", "\x00\x01\x02 hello \x7f\x1b[31m world\x00"]))
+    assert [[w for w in row[0] if w] for row in out["words"].numpy().tolist()] == [
+        [b"hello", b"world"], [b"hello", b"[", b"31m", b"world"]]
+    assert out["valid"].numpy().all()
 
 
 def test_publish_skips_a_version_taken_meanwhile(tmp_path, monkeypatch):

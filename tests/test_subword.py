@@ -80,8 +80,10 @@ def test_nmt_nfkc_normalisation_and_invalid_utf8(tokenizer):
         return [t.decode() for t in tokenizer.detokenize(tokenizer(tf.constant(sentences))).numpy()]
 
     assert round_trip(["  the   cat\tsat\n", "ﬁne Ｆｕｌｌ", "the\u00a0cat"]) == ["the cat sat", "fine Full", "the cat"]
-    # Invalid UTF-8 → U+FFFD, which nmt_nfkc turns into a space; control characters are removed.
-    assert round_trip([b"the \xff\xfe cat", b"\xc3", "a\x07b"]) == ["the cat", "", "ab"]
+    # Invalid UTF-8 → U+FFFD, which nmt_nfkc turns into a space; control characters become spaces first
+    # (nmt_nfkc alone would remove them and join the words around them), a NUL too.
+    assert round_trip([b"the \xff\xfe cat", b"\xc3", "a\x07b", "hello\x00world\x00"]) == [
+        "the cat", "", "a b", "hello world"]
 
 
 def test_pieces(tokenizer):

@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zoo import text
 
@@ -32,6 +34,31 @@ def test_empty_and_whitespace_documents_have_no_sentence():
 def test_invalid_utf8_becomes_replacement_character():
     # U+FFFD is a symbol, so each bad byte is a word of its own (and [UNK] later).
     assert words([b"ok \xff\xfe go"]) == [[["ok", "\ufffd", "\ufffd", "go"]]]
+
+
+def test_control_characters_are_spaces_and_a_nul_loses_nothing():
+    assert words(["hello\x00 world", "\x00\x01\x02 hello \x7f\x1b[31m world\x00", "a\x00b\x85c"]) == [
+        [["hello", "world"]], [["hello", "[", "31m", "world"]], [["a", "b", "c"]]]
+
+
+# Words of letters and digits (any script), joined by any mix of spaces and control characters.
+WORD = st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=8)
+SEPARATOR = st.text(st.characters(categories=["Cc", "Zs"], exclude_characters="\n\r"), min_size=1, max_size=3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(WORD, SEPARATOR), min_size=1, max_size=12))
+def test_every_word_between_control_characters_is_a_token(parts):
+    document = "".join(word + separator for word, separator in parts)
+    tokens = [w for sentence in words([document])[0] for w in sentence]
+    # Lower-casing may change a word's length (İ → i̇): compare with the same op's result.
+    expected = [w.decode() for w in tf.strings.lower([word for word, _ in parts], encoding="utf-8").numpy()]
+    assert tokens == expected
+
+
+def test_characters_read_control_characters_as_spaces():
+    tokenizer = text.CharacterTokenizer(["[PAD]", "[UNK]", " ", "a", "b"])
+    assert tokenizer(["a\x00b\x1bb"]).numpy().tolist() == [[3, 2, 4, 2, 4]]
 
 
 def test_build_vocabulary_orders_by_count_then_alphabet_and_caps():

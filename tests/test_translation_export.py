@@ -74,7 +74,7 @@ def test_export_translates_in_a_process_without_zoo(exports, name, tmp_path):
     expected = signatures(exports[name])["serving_default"](text=tf.constant(SOURCES))
     assert out["translation"] == [t.decode() for t in expected["translation"].numpy()]
     np.testing.assert_allclose(out["score"], expected["score"].numpy(), rtol=1e-5)
-    assert out["outputs"] == (["attention", "score", "translation"] if name == "gnmt" else ["score", "translation"])
+    assert out["outputs"] == sorted(["error", "score", "translation", "valid"] + (["attention"] if name == "gnmt" else []))
 
 
 def test_saved_model_cli_lists_the_signatures(exports, tmp_path):
@@ -169,14 +169,67 @@ def test_alignment_is_the_attention_of_each_target_piece(exports, models, tokeni
 
 
 @pytest.mark.parametrize("signature", ["score", "alignment"])
-@pytest.mark.parametrize("source, target, message", [
-    (["kori", "turi"], ["losa"], r"source and target must have the same batch size, got.*2.*and.*1"),
-    (["kori"], [" ".join(["bako"] * 11)], r"target longer than max_length = 10 pieces at batch index.*\[0\]"),
-    ([""], ["losa"], r"empty source text \(no piece\) at batch index"),
-])
-def test_bad_pairs_are_refused(exports, signature, source, target, message):
-    with pytest.raises(tf.errors.InvalidArgumentError, match=f"{signature}: {message}"):
-        signatures(exports["gnmt"])[signature](source=tf.constant(source), target=tf.constant(target))
+def test_pairs_of_different_batch_sizes_are_refused(exports, signature):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=f"{signature}: source and target must have the same batch size, got.*2.*and.*1"):
+        signatures(exports["gnmt"])[signature](source=tf.constant(["kori", "turi"]), target=tf.constant(["losa"]))
+
+
+def rows(out, index):
+    """The outputs of the rows `index` (a list), as NumPy."""
+    return {name: value.numpy()[index] for name, value in out.items()}
+
+
+def assert_rows_equal(got, expected):
+    for name in expected:
+        if expected[name].dtype.kind in "OSUb":
+            assert got[name].tolist() == expected[name].tolist(), name
+        else:
+            np.testing.assert_allclose(got[name], expected[name], atol=1e-5, err_msg=name)
+
+
+BAD_SOURCES = ["", " \t\n", "\x00\x01"]  # no piece after preparation
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_bad_source_gets_its_own_answer_and_the_other_rows_are_served_as_alone(exports, name):
+    good = SOURCES[:2]
+    batch = [BAD_SOURCES[0], good[0], BAD_SOURCES[1], good[1], BAD_SOURCES[2]]
+    loaded = signatures(exports[name])
+    beam = {"beam_size": tf.constant(3), "alpha": tf.constant(0.6), "beta": tf.constant(0.2)}
+    for signature, extra in (("serving_default", {}), ("beam_search", beam), ("greedy", {})):
+        alone = loaded[signature](text=tf.constant(good), **extra)
+        out = loaded[signature](text=tf.constant(batch), **extra)
+        assert out["valid"].numpy().tolist() == [False, True, False, True, False], signature
+        assert out["error"].numpy().tolist() == [b"empty source text (no piece)", b"", b"empty source text (no piece)",
+                                                 b"", b"empty source text (no piece)"]
+        assert_rows_equal(rows(out, [1, 3]), rows(alone, [0, 1]))
+        bad = rows(out, [0, 2, 4])
+        translations = bad["translation" if "translation" in bad else "translations"]
+        assert (translations == b"").all() and np.isneginf(bad["score" if "score" in bad else "scores"]).all()
+        if "attention" in bad:
+            assert (bad["attention"] == 0).all()
+
+
+@pytest.mark.parametrize("signature", ["score", "alignment"])
+def test_a_bad_pair_gets_its_own_answer_and_the_other_pairs_are_scored_as_alone(exports, signature):
+    too_long = " ".join(["bako"] * 11)  # max_length = 10 pieces
+    sources, targets = ["kori", "", "turi riba", "kori"], ["losa", "losa", "bako", too_long]
+    out = signatures(exports["gnmt"])[signature](source=tf.constant(sources), target=tf.constant(targets))
+    alone = signatures(exports["gnmt"])[signature](source=tf.constant([sources[0], sources[2]]),
+                                                  target=tf.constant([targets[0], targets[2]]))
+    assert out["valid"].numpy().tolist() == [True, False, True, False]
+    assert out["error"].numpy().tolist() == [b"", b"empty source text (no piece)", b"",
+                                             b"target longer than max_length = 10 pieces"]
+    # The batch pads to its longest row, a bad one's maybe: compare within the shapes of the rows alone.
+    good = {name: value[tuple(slice(0, n) for n in alone[name].shape)] for name, value in rows(out, [0, 2]).items()}
+    assert_rows_equal(good, rows(alone, [0, 1]))
+    bad = rows(out, [1, 3])
+    for name, value in bad.items():
+        if name == "score":
+            assert np.isneginf(value).all()
+        elif name not in ("valid", "error"):
+            assert (value == (b"" if value.dtype.kind == "S" or value.dtype == object else 0)).all(), name
 
 
 def test_score_takes_non_utf8_and_an_empty_batch(exports):
@@ -195,6 +248,9 @@ def test_alignment_cli_draws_the_exports_own_translation(exports, tmp_path):
     assert (tmp_path / "alignment.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     refused = run_python(["-m", "zoo.alignment", "--export", exports["cho"], "--source", "kori"], cwd=tmp_path)
     assert refused.returncode == 2 and "no alignment signature" in refused.stderr
+    empty = run_python(["-m", "zoo.alignment", "--export", exports["gnmt"], "--source", " ", "--target", "losa"],
+                       cwd=tmp_path)
+    assert empty.returncode == 2 and "cannot align: empty source text (no piece)" in empty.stderr
 
 
 def test_export_files(exports, tokenizer):

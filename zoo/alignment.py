@@ -63,6 +63,8 @@ def main(argv=None):
     if target is None:
         target = signatures["serving_default"](text=source)["translation"].numpy()[0].decode()
     out = signatures["alignment"](source=source, target=tf.constant([target]))
+    if not out["valid"].numpy()[0]:
+        parser.error(f"cannot align: {out['error'].numpy()[0].decode()}")
     draw_alignment(out["attention"].numpy()[0], out["source_pieces"].numpy()[0], out["target_pieces"].numpy()[0],
                    args.out)
     print(f"{args.source}\n→ {target}\nwritten: {args.out}")

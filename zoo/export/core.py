@@ -58,6 +58,17 @@ def checked(condition, message, value):
         return tf.identity(value)
 
 
+def row_status(valid, error):
+    """The per-row status every text signature returns: `valid` bool `[batch]`, `error` string `[batch]`.
+
+    `error` (one message, or one a row) is kept where `valid` is false and is
+    "" elsewhere. A row that cannot be served gets a defined answer and its
+    reason; the rows beside it are served as they would be alone (under TF
+    Serving's batching, other clients' requests share the batch).
+    """
+    return {"valid": valid, "error": tf.where(valid, tf.constant(""), error)}
+
+
 def checked_shapes(tensors, shapes):
     """The tensors, each checked at run time to have its shape.
 

@@ -10,7 +10,7 @@ ids `[1, max_sentences, max_words]` (int32, 0 = padding), with `vocab.txt`,
 
 import tensorflow as tf
 
-from zoo.export.core import SERVING_SIGNATURE, portable_copy, write_export
+from zoo.export.core import SERVING_SIGNATURE, portable_copy, row_status, write_export
 from zoo.export.tflite import freeze_to_tflite
 
 # A frozen concrete function's outputs convert to tensors named by position
@@ -18,27 +18,33 @@ from zoo.export.tflite import freeze_to_tflite
 HAN_TFLITE_OUTPUTS = ("probabilities", "word_attention", "sentence_attention")
 
 
+EMPTY_DOCUMENT = "empty document (no word after tokenisation)"
+
+
 def han_serving_function(model, tokenizer, class_names):
-    """The `serving_default` signature: `text` [batch] → `label`, `probabilities`, attention and `words`."""
+    """The `serving_default` signature: `text` [batch] → `label`, `probabilities`, attention, `words`, row status.
+
+    A document without a word (empty, white space, markup or control
+    characters only) is not `valid` (`row_status`, `error` "empty document
+    (no word after tokenisation)"): its label is "", its probabilities and
+    attention 0; the documents beside it are classified as they would be alone.
+    """
     class_names = tf.constant(list(class_names), tf.string)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(text):
         words = tokenizer.split(text)
         word_ids = tokenizer.to_ids(words)
-        num_words = tf.reduce_sum(tf.cast(word_ids != tokenizer.pad_id, tf.int32), axis=[1, 2])
-        tf.debugging.Assert(
-            tf.reduce_all(num_words > 0),
-            ["serving_default: empty document (no word after tokenisation) at batch index",
-             tf.where(num_words == 0)[:, 0]],
-        )
+        status = row_status(tf.reduce_any(word_ids != tokenizer.pad_id, axis=[1, 2]), EMPTY_DOCUMENT)
         probabilities, word_attention, sentence_attention = model(word_ids, return_attention=True)
+        valid = status["valid"]
         return {
-            "label": tf.gather(class_names, tf.argmax(probabilities, axis=-1)),
-            "probabilities": probabilities,
-            "word_attention": word_attention,
-            "sentence_attention": sentence_attention,
+            "label": tf.where(valid, tf.gather(class_names, tf.argmax(probabilities, axis=-1)), ""),
+            "probabilities": tf.where(valid[:, None], probabilities, 0.0),
+            "word_attention": tf.where(valid[:, None, None], word_attention, 0.0),
+            "sentence_attention": tf.where(valid[:, None], sentence_attention, 0.0),
             "words": tokenizer.pad(words, ""),
+            **status,
         }
 
     return serve

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from zoo import decoding
 from zoo.data import parallel
-from zoo.export.core import SERVING_SIGNATURE, checked, checked_shapes, portable_copy, write_export
+from zoo.export.core import SERVING_SIGNATURE, checked, checked_shapes, portable_copy, row_status, write_export
 from zoo.export.tflite import freeze_to_tflite
 
 # A cap, so that one request cannot hold a server for long.
@@ -23,18 +23,22 @@ TRANSLATION_TFLITE_OUTPUTS = ("translation", "score", "ids")
 _TEXT = tf.TensorSpec([None], tf.string, name="text")
 
 
-def _source_ids(tokenizer, text, max_length, signature):
-    """Raw text `[batch]` → source piece ids `[batch, <= max_length]`, padded; an empty source is an error.
+EMPTY_SOURCE = "empty source text (no piece)"
 
-    A source longer than `max_length` pieces is cut to its first `max_length`.
+
+def _source_ids(tokenizer, text, max_length):
+    """Raw text `[batch]` → (source piece ids `[batch, <= max_length]`, padded; valid `[batch]`).
+
+    A source longer than `max_length` pieces is cut to its first
+    `max_length`; an empty one (no piece) is not valid, and all padding,
+    which the models read as nothing (masked), so the rows beside it are
+    translated as they would be alone.
     """
     pieces = tokenizer(checked_shapes((text,), ([None],))[0])
-    lengths = pieces.row_lengths()
-    empty = tf.where(tf.equal(lengths, 0))[:, 0]
     ids = pieces[:, :max_length].to_tensor(tokenizer.pad_id)
-    # Keep a time axis for an empty batch.
+    # Keep a time axis for an empty batch, or a batch of empty sources.
     ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]], constant_values=tokenizer.pad_id)
-    return checked(tf.size(empty) == 0, [f"{signature}: empty source text (no piece) at batch index", empty], ids)
+    return ids, pieces.row_lengths() > 0
 
 
 def _never(model, tokenizer):
@@ -64,19 +68,22 @@ def _forced(model, tokenizer, source, target, max_length, signature, return_atte
     Returns the padded source ids `[batch, S]`, the target pieces + `[END]`
     `[batch, T]` (padded), each one's log-probability `[batch, T]` (0 on
     padding), under the same step distribution as decoding (`translation_step`),
-    and, with `return_attention`, the attention `[batch, T, S]`.
+    the attention `[batch, T, S]` (with `return_attention`, else None) and the
+    rows' status (`row_status`): a row is not valid when its source is empty
+    or its target has more than `max_length` pieces (cut to `max_length` to
+    run); every output of such a row is 0 or "".
     """
     source, target = checked_shapes((source, target), ([None], [None]))
     source = checked(tf.equal(tf.shape(source)[0], tf.shape(target)[0]),
                      [f"{signature}: source and target must have the same batch size, got", tf.shape(source)[0],
                       "and", tf.shape(target)[0]], source)
-    source_ids = _source_ids(tokenizer, source, max_length, signature)
+    source_ids, has_source = _source_ids(tokenizer, source, max_length)
     pieces = tokenizer(target)
-    too_long = tf.where(pieces.row_lengths() > max_length)[:, 0]
-    pieces = checked(tf.size(too_long) == 0, [f"{signature}: target longer than max_length = {max_length} pieces "
-                                              "at batch index", too_long], pieces)
+    fits = pieces.row_lengths() <= max_length
+    status = row_status(has_source & fits, tf.where(has_source, f"target longer than max_length = {max_length} pieces",
+                                                    EMPTY_SOURCE))
     decoder_inputs, targets = (ids.to_tensor(tokenizer.pad_id)
-                               for ids in parallel.decoder_sequences(tokenizer, pieces))
+                               for ids in parallel.decoder_sequences(tokenizer, pieces[:, :max_length]))
     # Keras's RNNs cannot run a batch of 0 rows: an empty batch runs one row of [START] and keeps none of it.
     rows = tf.shape(targets)[0]
 
@@ -88,12 +95,14 @@ def _forced(model, tokenizer, source, target, max_length, signature, return_atte
     out = model((filled(source_ids), filled(decoder_inputs)), return_attention=return_attention)
     logits, attention = out if return_attention else (out, None)
     steps = tf.shape(targets)[1]
-    logits = logits[:rows, :steps]
+    valid = status["valid"][:, None]
+    targets = tf.where(valid, targets, tokenizer.pad_id)
+    source_ids = tf.where(valid, source_ids, tokenizer.pad_id)
     if attention is not None:
-        attention = attention[:rows, :steps]
-    log_probs = tf.gather(tf.nn.log_softmax(tf.cast(logits, tf.float32) + _never(model, tokenizer)), targets,
-                          batch_dims=2)
-    return source_ids, targets, tf.where(targets != tokenizer.pad_id, log_probs, 0.0), attention
+        attention = tf.where(valid[:, :, None], attention[:rows, :steps], 0.0)
+    log_probs = tf.gather(tf.nn.log_softmax(tf.cast(logits[:rows, :steps], tf.float32) + _never(model, tokenizer)),
+                          targets, batch_dims=2)
+    return source_ids, targets, tf.where(targets != tokenizer.pad_id, log_probs, 0.0), attention, status
 
 
 def _padded_pieces(tokenizer, ids):
@@ -116,31 +125,47 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
       translation (forced decoding): `score` `[batch]` (the total, `[END]`
       included), `piece_scores` `[batch, T]` and `pieces` `[batch, T]` (the
       target's pieces, then "[END]"; 0 and "" as padding), `lengths`
-      `[batch]`. An empty target is scored as `[END]` alone; a target over
-      `max_length` pieces is an error;
+      `[batch]`. An empty target is scored as `[END]` alone; a row whose
+      target has more than `max_length` pieces is not valid (below);
     - `alignment` (models with attention): `source`, `target` → `attention`
       `[batch, T, S]`, where row t is the attention of the step that predicted
       target piece t (0 on padding), `source_pieces` `[batch, S]`,
       `target_pieces` `[batch, T]` (as `score`'s `pieces`).
 
-    Sources are cut to `max_length` pieces; translations end at `<eos>`
-    or after `max_length` pieces. Texts are SentencePiece-normalised
-    (`zoo.text.SubwordTokenizer`).
+    Every signature also returns `valid` bool `[batch]` and `error` string
+    `[batch]` (`row_status`): a row whose source has no piece (empty, white
+    space) is not valid, with `error` "empty source text (no piece)", and
+    gets "" translations, score -inf, zero attention (`score`/`alignment`:
+    zeros and ""); the other rows are what they would be alone. Arguments of
+    the whole request (beam size, α, β, batch sizes that differ) fail it
+    with `INVALID_ARGUMENT`. Sources are cut to `max_length` pieces;
+    translations end at `<eos>` or after `max_length` pieces. Texts are
+    `prepare_text`'s, SentencePiece-normalised (`zoo.text.SubwordTokenizer`).
     """
     step = translation_step(model, tokenizer)
 
-    def search(text, size, a, b, signature):
-        source = _source_ids(tokenizer, text, max_length, signature)
-        return decoding.beam_search(step, model.encode(source), tokenizer.start_id, tokenizer.end_id, max_length, size,
-                                    a, b, source_mask=model.padding_mask(source))
+    def search(text, size, a, b):
+        source, valid = _source_ids(tokenizer, text, max_length)
+        out = decoding.beam_search(step, model.encode(source), tokenizer.start_id, tokenizer.end_id, max_length, size,
+                                   a, b, source_mask=model.padding_mask(source))
+        return out, row_status(valid, EMPTY_SOURCE)
+
+    def served(status, outputs, empty):
+        """`outputs` where the row is valid, else `empty` (of each output's dtype): a row's defined answer."""
+        valid = status["valid"]
+        return {name: tf.where(tf.reshape(valid, [-1] + [1] * (value.shape.rank - 1)), value,
+                               tf.cast(empty.get(name, 0), value.dtype))
+                for name, value in outputs.items()}
+
+    no_translation = {"translation": "", "translations": "", "score": -float("inf"), "scores": -float("inf")}
 
     @tf.function(input_signature=[_TEXT])
     def translate(text):
-        out = search(text, beam_size, alpha, beta, SERVING_SIGNATURE)
+        out, status = search(text, beam_size, alpha, beta)
         result = {"translation": tokenizer.detokenize(out["ids"][:, 0]), "score": out["scores"][:, 0]}
         if "attention" in out:
             result["attention"] = out["attention"][:, 0]
-        return result
+        return {**served(status, result, no_translation), **status}
 
     @tf.function(input_signature=[_TEXT, tf.TensorSpec([], tf.int32, name="beam_size"),
                                   tf.TensorSpec([], tf.float32, name="alpha"),
@@ -153,39 +178,41 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
                         ["beam_search: alpha must be finite and >= 0, got", alpha], alpha)
         beta = checked(tf.math.is_finite(beta) & (beta >= 0.0),
                        ["beam_search: beta must be finite and >= 0, got", beta], beta)
-        out = search(text, beam_size, alpha, beta, "beam_search")
+        out, status = search(text, beam_size, alpha, beta)
         shape = tf.shape(out["ids"])
         flat = tokenizer.detokenize(tf.reshape(out["ids"], [-1, shape[2]]))
         result = {"translations": tf.reshape(flat, shape[:2]), "scores": out["scores"]}
         if "attention" in out:
             result["attention"] = out["attention"]
-        return result
+        return {**served(status, result, no_translation), **status}
 
     @tf.function(input_signature=[_TEXT])
     def greedy(text):
-        source = _source_ids(tokenizer, text, max_length, "greedy")
+        source, valid = _source_ids(tokenizer, text, max_length)
+        status = row_status(valid, EMPTY_SOURCE)
         out = decoding.greedy(step, model.encode(source), tokenizer.start_id, tokenizer.end_id, max_length)
-        return {"translation": tokenizer.detokenize(out["ids"]), "score": out["log_prob"]}
+        result = {"translation": tokenizer.detokenize(out["ids"]), "score": out["log_prob"]}
+        return {**served(status, result, no_translation), **status}
 
     pair = [tf.TensorSpec([None], tf.string, name="source"), tf.TensorSpec([None], tf.string, name="target")]
 
     @tf.function(input_signature=pair)
     def score(source, target):
-        _, targets, log_probs, _ = _forced(model, tokenizer, source, target, max_length, "score")
-        return {"score": tf.reduce_sum(log_probs, axis=1), "piece_scores": log_probs,
-                "pieces": _padded_pieces(tokenizer, targets),
-                "lengths": tf.reduce_sum(tf.cast(targets != tokenizer.pad_id, tf.int32), axis=1)}
+        _, targets, log_probs, _, status = _forced(model, tokenizer, source, target, max_length, "score")
+        total = tf.where(status["valid"], tf.reduce_sum(log_probs, axis=1), -float("inf"))
+        return {"score": total, "piece_scores": log_probs, "pieces": _padded_pieces(tokenizer, targets),
+                "lengths": tf.reduce_sum(tf.cast(targets != tokenizer.pad_id, tf.int32), axis=1), **status}
 
     functions = {SERVING_SIGNATURE: translate, "beam_search": beam_search, "greedy": greedy, "score": score}
     if model.has_attention:
 
         @tf.function(input_signature=pair)
         def alignment(source, target):
-            source_ids, targets, _, attention = _forced(model, tokenizer, source, target, max_length, "alignment",
-                                                        return_attention=True)
+            source_ids, targets, _, attention, status = _forced(model, tokenizer, source, target, max_length,
+                                                                "alignment", return_attention=True)
             real = tf.cast(targets != tokenizer.pad_id, attention.dtype)[:, :, None]
             return {"attention": attention * real, "source_pieces": _padded_pieces(tokenizer, source_ids),
-                    "target_pieces": _padded_pieces(tokenizer, targets)}
+                    "target_pieces": _padded_pieces(tokenizer, targets), **status}
 
         functions["alignment"] = alignment
     return functions

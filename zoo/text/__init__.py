@@ -14,8 +14,8 @@ from zoo.text.characters import CharacterTokenizer, build_character_vocabulary
 from zoo.text.documents import DocumentTokenizer, build_vocabulary, split_documents
 from zoo.text.reserved import END, PAD, START, SUBWORD_RESERVED, UNK, WORD_RESERVED
 from zoo.text.subwords import SubwordTokenizer, build_subword_model
-from zoo.text.tokenizer import Tokenizer
+from zoo.text.tokenizer import Tokenizer, prepare_text
 
 __all__ = ["CharacterTokenizer", "DocumentTokenizer", "END", "PAD", "START", "SUBWORD_RESERVED", "SubwordTokenizer",
            "Tokenizer", "UNK", "WORD_RESERVED", "build_character_vocabulary", "build_subword_model",
-           "build_vocabulary", "split_documents"]
+           "build_vocabulary", "prepare_text", "split_documents"]

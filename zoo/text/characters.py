@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.text.reserved import PAD, PAD_ID, UNK, UNK_ID, WORD_RESERVED
-from zoo.text.tokenizer import Tokenizer
+from zoo.text.tokenizer import Tokenizer, prepare_text
 
 
 def build_character_vocabulary(text):
@@ -20,8 +20,9 @@ class CharacterTokenizer(Tokenizer):
     """Text `[batch]` (tf.string) ↔ character ids `[batch, time]` (int32), in the graph.
 
     Ids are positions in `vocabulary` (`[PAD]` = 0 pads short rows, `[UNK]` = 1
-    stands for characters the vocabulary lacks). Invalid UTF-8 bytes become
-    U+FFFD first, so any byte string tokenises. The vocabulary file is
+    stands for characters the vocabulary lacks). The text is `prepare_text`'s
+    (invalid UTF-8 bytes become U+FFFD, control characters spaces), so any
+    byte string tokenises. The vocabulary file is
     `characters.json`, a JSON list (a line a character cannot hold "\\n").
 
     Example:
@@ -68,8 +69,8 @@ class CharacterTokenizer(Tokenizer):
         text = tf.convert_to_tensor(text)
         if text.dtype != tf.string:
             raise TypeError(f"CharacterTokenizer takes tf.string text, got {text.dtype.name}")
-        text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
-        ids = tf.ragged.map_flat_values(self.table.lookup, tf.strings.unicode_split(text, "UTF-8")).to_tensor(PAD_ID)
+        characters = tf.strings.unicode_split(prepare_text(text), "UTF-8")
+        ids = tf.ragged.map_flat_values(self.table.lookup, characters).to_tensor(PAD_ID)
         # At least one (padding) column, so that an empty batch still has a time axis.
         return tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
 

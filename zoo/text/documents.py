@@ -5,7 +5,8 @@ One `DocumentTokenizer` turns raw `tf.string` documents into word ids
 signature call the same layer, so what the server sees is what training saw.
 
 Steps (TensorFlow ops only, no Python at run time):
-1. bytes that are not valid UTF-8 become U+FFFD (later `[UNK]`);
+1. `prepare_text`: bytes that are not valid UTF-8 become U+FFFD (later
+   `[UNK]`), control characters (a NUL, an escape) become spaces;
 2. Unicode lower-casing;
 3. `<br />` tags and newlines end sentences, as do runs of `.`, `!`, `?`
    followed by white space;
@@ -29,7 +30,7 @@ import keras
 import tensorflow as tf
 
 from zoo.text.reserved import PAD, PAD_ID, UNK, UNK_ID, WORD_RESERVED
-from zoo.text.tokenizer import Tokenizer
+from zoo.text.tokenizer import Tokenizer, prepare_text
 
 _SENTENCE_END = r"([.!?]+)\s+"
 _LINE_BREAK = r"(?i)<br\s*/?>|\r\n|\r"
@@ -39,8 +40,7 @@ _SYMBOL = r"([^\p{L}\p{N}\p{M}\s\p{Z}])"
 
 def split_documents(documents):
     """Splits documents `[batch]` into words: a ragged `[batch, sentences, words]` of strings."""
-    text = tf.strings.unicode_transcode(documents, "UTF-8", "UTF-8", errors="replace")
-    text = tf.strings.lower(text, encoding="utf-8")
+    text = tf.strings.lower(prepare_text(documents), encoding="utf-8")
     text = tf.strings.regex_replace(text, _LINE_BREAK, "\n")
     text = tf.strings.regex_replace(text, _SENTENCE_END, "\\1\n")
     sentences = tf.strings.split(text, "\n")

@@ -7,6 +7,7 @@ it loads only where `tensorflow_text` is imported (TF Serving links them in).
 
 import base64
 import io
+import unicodedata
 
 import keras
 import sentencepiece
@@ -15,7 +16,7 @@ from sentencepiece import sentencepiece_model_pb2
 import tensorflow_text as tf_text
 
 from zoo.text.reserved import END, END_ID, PAD, PAD_ID, START, START_ID, SUBWORD_RESERVED, UNK, UNK_ID
-from zoo.text.tokenizer import Tokenizer
+from zoo.text.tokenizer import Tokenizer, prepare_text
 
 MODEL_TYPES = ("unigram", "bpe")
 
@@ -39,6 +40,8 @@ def build_subword_model(texts, size, model_type="unigram", max_sentences=2_000_0
     if model_type not in MODEL_TYPES:
         raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {model_type!r}")
     texts = [t.decode("utf-8", "replace") if isinstance(t, bytes) else t for t in texts]
+    # What the tokenizer will read (`prepare_text`), in Python: control characters (Cc) but \t \n \r as spaces.
+    texts = ["".join(" " if unicodedata.category(c) == "Cc" and c not in "\t\n\r" else c for c in t) for t in texts]
     texts = [t for t in texts if t.strip()]
     if not texts:
         raise ValueError("no text to learn a subword model from")
@@ -63,8 +66,10 @@ class SubwordTokenizer(Tokenizer):
 
     Serving graphs use tensorflow-text's `SentencepieceTokenizer`: detokenised
     output is real text ("Ein Hund rennt am Strand."), and a character the
-    model never saw comes back exactly, through its byte pieces. Invalid
-    UTF-8 bytes become U+FFFD first. The `*_on_device` methods use
+    model never saw comes back exactly, through its byte pieces. The text is
+    `prepare_text`'s first (invalid UTF-8 bytes become U+FFFD, control
+    characters spaces, so words on either side of a NUL stay apart). The
+    `*_on_device` methods use
     `FastSentencepieceTokenizer`, which converts to TFLite (custom ops of
     `tensorflow_text.tflite_registrar`) but has no byte fallback: there an
     unseen character is `[UNK]` and is written " ⁇ ". Both apply the model's
@@ -130,7 +135,7 @@ class SubwordTokenizer(Tokenizer):
             raise TypeError(f"SubwordTokenizer takes tf.string text, got {text.dtype.name}")
         if text.shape.rank != 1:
             raise ValueError(f"SubwordTokenizer takes a batch of texts of shape [batch], got {text.shape}")
-        return self.sentencepiece.tokenize(tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace"))
+        return self.sentencepiece.tokenize(prepare_text(text))
 
     def detokenize(self, ids):
         """Ids `[batch, time]` (dense or ragged) → text `[batch]`.
@@ -147,8 +152,10 @@ class SubwordTokenizer(Tokenizer):
     def tokenize_on_device(self, text):
         """One valid UTF-8 sentence `[1]` → its piece ids `[pieces]`, with ops TFLite has kernels for.
 
-        The UTF-8 repair of `call` has no TFLite kernel: the device sends
-        valid UTF-8. One sentence: its ids are the ragged result's flat values
+        `prepare_text` of `call` has no TFLite kernel (regular expressions):
+        the device sends valid UTF-8, with control characters as spaces
+        (SentencePiece's normalisation would drop them, joining the words on
+        either side). One sentence: its ids are the ragged result's flat values
         (ragged ops have no TFLite kernels either). Unigram models only:
         `FastSentencepieceTokenizer` segments every model as a unigram model,
         so a BPE model's pieces would differ from the ones it was trained on

@@ -5,6 +5,28 @@ import tensorflow as tf
 
 from zoo.text import reserved
 
+# Unicode category Cc (the C0 controls, DEL and the C1 controls) but tab, line feed and carriage return.
+CONTROL_CHARACTERS = r"[^\P{Cc}\t\n\r]"
+
+
+def prepare_text(text):
+    r"""What every tokenizer reads: text `[batch]` as valid UTF-8, control characters as spaces.
+
+    Bytes that are not UTF-8 become U+FFFD; a NUL, an escape or any other
+    control character (Unicode category Cc) becomes a space, so the words on
+    either side stay words and nothing after it is lost (some string ops stop
+    at a NUL); tab, line feed and carriage return are kept (documents end
+    sentences at line breaks). Training and serving run the same ops.
+
+    Example:
+
+    >>> from zoo.text.tokenizer import prepare_text
+    >>> prepare_text([b"hello\x00world", b"red\x1b[31m \xff!"]).numpy().tolist()
+    [b'hello world', b'red [31m \xef\xbf\xbd!']
+    """
+    text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
+    return tf.strings.regex_replace(text, CONTROL_CHARACTERS, " ")
+
 
 class Tokenizer(keras.layers.Layer):
     """Base class of the zoo's tokenizers: a non-trainable Keras layer over a fixed `vocabulary`.
