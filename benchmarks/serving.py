@@ -228,8 +228,8 @@ def graves_text(flags, quick):
 
         forms[form] = (lite, _median_ms(loop, 5), bits(logits))
     reference = bits(model(inputs[None])[0].numpy())
-    savedmodel_ms = _median_ms(lambda: generate(text=tf.constant(["T"]), length=tf.constant(STEPS),
-                                                temperature=tf.constant(1.0), seed=tf.constant(1, tf.int64)), 5)
+    savedmodel_ms = _median_ms(lambda: generate(text=tf.constant(["T"]), length=tf.constant([STEPS]),
+                                                temperature=tf.constant([1.0]), seed=tf.constant([1], tf.int64)), 5)
     return _row("graves_text", f"{flags['corpus']} test, {count} characters; latency: {STEPS} characters",
                 "bits/char", path, savedmodel_ms, reference, forms, False)
 
@@ -269,7 +269,7 @@ def graves_handwriting(flags, quick):
         forms[form] = (lite, _median_ms(loop, 5), nats_per_point(y_hats))
     reference = nats_per_point([model(x[None])[0].numpy() for x in inputs])
     savedmodel_ms = _median_ms(
-        lambda: sample(steps=tf.constant(STEPS), bias=tf.constant(0.0), seed=tf.constant(1, tf.int64)), 5)
+        lambda: sample(steps=tf.constant([STEPS]), bias=tf.constant([0.0]), seed=tf.constant([1], tf.int64)), 5)
     return _row("graves_handwriting", f"{flags['dataset']} test, {len(lines)} lines; latency: {STEPS} points",
                 "nats/point", path, savedmodel_ms, reference, forms, False)
 

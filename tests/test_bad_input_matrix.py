@@ -47,16 +47,21 @@ def signatures(han_export, tmp_path_factory):
 
 
 def generate(prime, length=5):
-    return {"text": prime, "length": tf.constant(length), "temperature": tf.constant(1.0),
-            "seed": tf.constant(1, tf.int64)}
+    rows = prime.shape[0]  # the arguments a row each, as TF Serving's row format sends them
+    return {"text": prime, "length": tf.constant([length] * rows, tf.int32),
+            "temperature": tf.constant([1.0] * rows, tf.float32), "seed": tf.constant([1] * rows, tf.int64)}
 
 
 def sample(steps):
-    return {"steps": steps, "bias": tf.constant(0.5), "seed": tf.constant(1, tf.int64)}
+    rows = steps.shape[0]
+    return {"steps": steps, "bias": tf.constant([0.5] * rows, tf.float32), "seed": tf.constant([1] * rows, tf.int64)}
 
 
 def beam(source, beam_size=2):
-    return {"text": source, "beam_size": tf.constant(beam_size), "alpha": tf.constant(0.6), "beta": tf.constant(0.2)}
+    rows = source.shape[0]  # the arguments a row each, as TF Serving's row format sends them
+    return {"text": source, "beam_size": tf.constant([beam_size] * rows, tf.int32 if isinstance(beam_size, int)
+                                                     else tf.float32),
+            "alpha": tf.constant([0.6] * rows, tf.float32), "beta": tf.constant([0.2] * rows, tf.float32)}
 
 
 GOOD = {
@@ -64,7 +69,7 @@ GOOD = {
     "gnmt_beam_search": beam(tf.constant(["It was superb."])),
     "han": {"text": tf.constant(["A fine film. I liked it."])},
     "graves_text": generate(tf.constant(["It was"])),
-    "graves_handwriting": sample(tf.constant(10)),
+    "graves_handwriting": sample(tf.constant([10])),
 }
 REQUESTS = {
     "gnmt": {
@@ -106,17 +111,18 @@ REQUESTS = {
         "huge_length": generate(tf.constant(["It"]), length=10**9),
     },
     "graves_handwriting": {
-        "empty": sample(tf.constant(0)),  # nothing to draw
-        "wrong_dtype": sample(tf.constant(10.0)),
-        "wrong_rank": sample(tf.constant([10])),
-        "huge_length": sample(tf.constant(10**9)),
+        "empty": sample(tf.constant([0])),  # nothing to draw
+        "batch_of_0": sample(tf.constant([], tf.int32)),
+        "wrong_dtype": sample(tf.constant([10.0])),
+        "wrong_rank": sample(tf.constant([[10]])),
+        "huge_length": sample(tf.constant([10**9])),
     },
 }
 NOT_APPLICABLE = {
     ("han", "huge_length"),  # no length argument
     ("gnmt", "huge_length"),  # serving_default's beam and lengths are the export's; beam_search takes them
-    # The sampler takes no text and no batch, only scalars.
-    *(("graves_handwriting", case) for case in ("whitespace", "non_utf8", "one_megabyte", "batch_of_0")),
+    # The sampler takes no text.
+    *(("graves_handwriting", case) for case in ("whitespace", "non_utf8", "one_megabyte")),
 }
 
 
@@ -166,7 +172,8 @@ EXPECTED = {
                                                     bad=0),
     ("gnmt_beam_search", "non_utf8"): lambda out: translated(out, beams=2),
     ("gnmt_beam_search", "one_megabyte"): lambda out: translated(out, beams=2),
-    ("gnmt_beam_search", "batch_of_0"): lambda out: translated(out, batch=0, beams=2),
+    # No row carries the beam size: an empty batch searches with the export's (4 here).
+    ("gnmt_beam_search", "batch_of_0"): lambda out: translated(out, batch=0, beams=4),
     ("gnmt_beam_search", "wrong_dtype"): error("expected to be a int32 tensor but is a float tensor"),
     ("gnmt_beam_search", "wrong_rank"): error(r"Shape of tensor text \[1,1\] is not compatible with expected "
                                               r"shape \[\?\]"),
@@ -182,7 +189,7 @@ EXPECTED = {
     ("han", "batch_of_0"): lambda out: han_classifies(out, batch=0),
     ("han", "wrong_dtype"): error("expected to be a string tensor but is a int32 tensor"),
     ("han", "wrong_rank"): error(r"input must be a vector, got shape: \[1,1\]"),
-    ("graves_text", "empty"): error(r"generate: empty prime text at batch index.*\[1\]"),
+    ("graves_text", "empty"): row_refused("text", b"", "empty prime text"),
     ("graves_text", "whitespace"): text_generated,  # white space is text: it primes the model
     ("graves_text", "non_utf8"): text_generated,  # invalid bytes and unknown characters read as [UNK]
     ("graves_text", "one_megabyte"): text_generated,  # its last 10,000 characters prime the model
@@ -192,9 +199,10 @@ EXPECTED = {
                                          r"shape \[\?\]"),
     ("graves_text", "huge_length"): error(r"generate: length must be in \[1, 10000\], got.*1000000000"),
     ("graves_handwriting", "empty"): error(r"sample: steps must be in \[1, 5000\], got.*0"),
+    ("graves_handwriting", "batch_of_0"): lambda out: (out["strokes"].shape[0] == 0,),
     ("graves_handwriting", "wrong_dtype"): error("expected to be a int32 tensor but is a float tensor"),
-    ("graves_handwriting", "wrong_rank"): error(r"Shape of tensor steps \[1\] is not compatible with expected "
-                                                r"shape \[\]"),
+    ("graves_handwriting", "wrong_rank"): error(r"Shape of tensor steps \[1,1\] is not compatible with expected "
+                                                r"shape \[\?\]"),
     ("graves_handwriting", "huge_length"): error(r"sample: steps must be in \[1, 5000\], got.*1000000000"),
 }
 

@@ -414,12 +414,34 @@ def test_near_zero_temperature_is_greedy():
         np.testing.assert_array_equal(drawn, greedy)
 
 
-@pytest.mark.parametrize("temperature", [0.5, 2.5])
-def test_sampled_frequencies_follow_the_tempered_distribution(temperature):
+def test_zero_temperature_is_greedy_per_row_and_the_rest_sample():
+    model = Markov.random(51, 4, 6, 5)
+    state = model.initial_state([0, 1, 2, 3])
+    greedy = decoding.greedy(model.step, state, START, END, 6)["ids"].numpy()
+    np.testing.assert_array_equal(decoding.sample(model.step, state, START, END, 6, 0.0, (1, 2))["ids"], greedy)
+    seeds = np.array([[1, 0], [2, 0], [3, 0], [4, 0]])
+    mixed = decoding.sample(model.step, state, START, END, 6, [0.0, 1.0, 0.0, 1.0], seeds)["ids"].numpy()
+    np.testing.assert_array_equal(mixed[[0, 2]], greedy[[0, 2]])
+
+
+def test_a_seed_a_row_makes_each_row_what_it_would_be_alone():
+    model = Markov.random(52, 4, 6, 5)
+    starts, seeds, temperatures = [0, 1, 2, 3], np.array([[5, 1], [6, 1], [7, 1], [8, 1]]), [1.0, 2.0, 0.5, 1.0]
+    batch = decoding.sample(model.step, model.initial_state(starts), START, END, 6, temperatures, seeds)
+    for row in range(4):
+        alone = decoding.sample(model.step, model.initial_state(starts[row:row + 1]), START, END, 6,
+                                temperatures[row:row + 1], seeds[row:row + 1])
+        length = int(alone["lengths"][0])
+        np.testing.assert_array_equal(batch["ids"].numpy()[row, :length], alone["ids"].numpy()[0, :length])
+
+
+@pytest.mark.parametrize("temperature, per_row_seeds", [(0.5, False), (2.5, False), (0.5, True)])
+def test_sampled_frequencies_follow_the_tempered_distribution(temperature, per_row_seeds):
     model = Markov(np.log([[[[0.5, 0.1, 0.3, 0.1]]]]))  # one step, 4 tokens
     rows = 4000
     state = model.initial_state(np.zeros(rows, np.int32))
-    ids = decoding.sample(model.step, state, START, END, 1, temperature, (7, 7))["ids"]
+    seed = np.stack([np.arange(rows), np.full(rows, 7)], axis=1) if per_row_seeds else (7, 7)
+    ids = decoding.sample(model.step, state, START, END, 1, temperature, seed)["ids"]
     frequencies = np.bincount(ids.numpy()[:, 0], minlength=4) / rows
     tempered = np.array([0.5, 0.1, 0.3, 0.1]) ** (1 / temperature)
     tempered /= tempered.sum()
@@ -430,8 +452,8 @@ def test_sampled_frequencies_follow_the_tempered_distribution(temperature):
     (lambda m, s: decoding.beam_search(m.step, s, START, END, 3, 0), "beam_size must be >= 1"),
     (lambda m, s: decoding.beam_search(m.step, s, START, END, 0, 2), "max_length must be >= 1"),
     (lambda m, s: decoding.greedy(m.step, s, START, END, 0), "max_length must be >= 1"),
-    (lambda m, s: decoding.sample(m.step, s, START, END, 3, 0.0), "temperature must be > 0"),
-    (lambda m, s: decoding.sample(m.step, s, START, END, 3, -1.0), "temperature must be > 0"),
+    (lambda m, s: decoding.sample(m.step, s, START, END, 3, float("inf")), "temperature must be finite and >= 0"),
+    (lambda m, s: decoding.sample(m.step, s, START, END, 3, -1.0), "temperature must be finite and >= 0"),
 ])
 def test_bad_arguments_are_named(call, message):
     model = Markov.random(60, 1, 3, 3)
@@ -544,8 +566,8 @@ def test_checks_survive_tracing(served):
         module.beam_search(**beam_inputs([0], 0))
     with pytest.raises(tf.errors.InvalidArgumentError, match="max_length must be >= 1"):
         module.greedy(tf.constant([0]), tf.constant(0))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="temperature must be > 0"):
-        module.sample(tf.constant([0]), tf.constant(0.0), tf.constant([1, 2], tf.int64))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="temperature must be finite and >= 0"):
+        module.sample(tf.constant([0]), tf.constant(-1.0), tf.constant([1, 2], tf.int64))
 
 
 def test_saved_model_round_trip_with_core_ops_only(served, tmp_path):

@@ -15,6 +15,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import tflite_interpreter
 from zoo import export, text
@@ -104,3 +106,71 @@ def test_every_export_keeps_its_signatures_and_tflite_tensors(exports):
     assert sorted(described) == sorted(expected)
     for name in expected:
         assert described[name] == expected[name], name
+
+
+# A value of each input name, for a request in TF Serving's REST row format.
+ROW_VALUES = {"text": "a good text.", "source": "the cat sat.", "target": "a cat.", "length": 3, "temperature": 0.5,
+              "seed": 1, "steps": 4, "bias": 1.0, "beam_size": 2, "alpha": 0.6, "beta": 0.2, "style_text": "ab",
+              "style_strokes": [[0.1, 0.2, 0.0], [0.3, 0.1, 1.0]], "style_lengths": 2}
+
+
+def from_row_format(signature, body):
+    """The tensors TF Serving's REST API builds from `{"instances": [...]}`: input `name` stacks the rows' values.
+
+    The row format gives every input a row each, so it can only carry inputs whose first dimension is the batch.
+    """
+    specs = signature.structured_input_signature[1]
+    instances = json.loads(body)["instances"]
+    return {name: tf.constant([row[name] for row in instances], spec.dtype) for name, spec in specs.items()}
+
+
+def test_every_signature_takes_tf_servings_row_format(exports):
+    for name, path in exports.items():
+        for signature_name, signature in tf.saved_model.load(path).signatures.items():
+            specs = signature.structured_input_signature[1]
+            assert all(spec.shape.rank and spec.shape[0] is None for spec in specs.values()), (name, signature_name)
+            body = json.dumps({"instances": [{input_name: ROW_VALUES[input_name] for input_name in specs}] * 2})
+            out = signature(**from_row_format(signature, body))
+            assert {tuple(value.shape[:1]) for value in out.values()} == {(2,)}, (name, signature_name)
+
+
+# Property tests: every text signature of every export, on arbitrary Unicode and arbitrary bytes.
+TEXT_SIGNATURES = [("han", "serving_default"), ("graves_text", "generate"), ("graves_synthesis", "serving_default"),
+                   *((name, "serving_default") for name in TRANSLATORS), ("gnmt", "beam_search"), ("gnmt", "greedy"),
+                   *((name, "score") for name in TRANSLATORS), ("gnmt", "alignment")]
+# Short texts: the synthesis export refuses (the whole request) a text over its 120-character cap.
+ANY_TEXT = st.one_of(st.text(max_size=40), st.binary(max_size=40), st.sampled_from(["", " ", "\x00", "a good text."]))
+
+
+def request(signature, texts):
+    specs = signature.structured_input_signature[1]
+    return {name: tf.constant(texts if spec.dtype == tf.string else [ROW_VALUES[name]] * len(texts), spec.dtype)
+            for name, spec in specs.items()}
+
+
+@pytest.mark.parametrize("name, signature_name", TEXT_SIGNATURES)
+def test_any_text_gets_an_answer_of_the_documented_shape_and_good_rows_are_served_as_alone(exports, name,
+                                                                                           signature_name):
+    signature = tf.saved_model.load(exports[name]).signatures[signature_name]
+
+    @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(ANY_TEXT, max_size=64))
+    def check(texts):
+        out = signature(**request(signature, texts))
+        for output, value in out.items():
+            assert value.shape[0] == len(texts), output
+            if value.dtype.is_floating:
+                scores = output in ("score", "scores")  # -inf marks a row that was not served, or an empty beam slot
+                assert np.all(np.isfinite(value.numpy()) | (scores & np.isneginf(value.numpy()))), output
+        valid = out["valid"].numpy() if "valid" in out else np.ones(len(texts), bool)
+        for row in np.flatnonzero(valid)[:1]:  # a good row, against the same row alone
+            alone = signature(**request(signature, texts[row: row + 1]))
+            for output, value in alone.items():
+                # The batch pads to its longest row: compare within the shape of the row alone.
+                got = out[output].numpy()[(slice(row, row + 1), *(slice(0, n) for n in value.shape[1:]))]
+                if value.dtype == tf.string:
+                    assert got.tolist() == value.numpy().tolist(), output
+                else:
+                    np.testing.assert_allclose(got, value.numpy(), atol=1e-5, err_msg=output)
+
+    check()

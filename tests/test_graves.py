@@ -125,17 +125,23 @@ def generate(text_export):
     return tf.saved_model.load(text_export).signatures["generate"]
 
 
-def call_generate(generate, texts, length=20, temperature=1.0, seed=7):
-    return generate(text=tf.constant(texts, tf.string), length=tf.constant(length),
-                    temperature=tf.constant(temperature), seed=tf.constant(seed, tf.int64))["text"].numpy()
+def per_row(value, rows, dtype):
+    """A `[rows]` input: `value` if it is a list (a value a row), else `value` in every row."""
+    return tf.constant(value if isinstance(value, list) else [value] * rows, dtype)
+
+
+def call_generate(generate, texts, length=20, temperature=1.0, seed=7, output="text"):
+    out = generate(text=tf.constant(texts, tf.string), length=per_row(length, len(texts), tf.int32),
+                   temperature=per_row(temperature, len(texts), tf.float32), seed=per_row(seed, len(texts), tf.int64))
+    return out[output].numpy() if output else out
 
 
 GENERATE_WITHOUT_ZOO = r"""
 import json, sys
 import tensorflow as tf
 model = tf.saved_model.load(sys.argv[1])
-out = model.signatures["generate"](text=tf.constant(["ab", "c"]), length=tf.constant(25),
-                                   temperature=tf.constant(0.8), seed=tf.constant(3, tf.int64))
+out = model.signatures["generate"](text=tf.constant(["ab", "c"]), length=tf.constant([25, 25]),
+                                   temperature=tf.constant([0.8, 0.8]), seed=tf.constant([3, 3], tf.int64))
 leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("zoo", "tensorflow_text"))
 print(json.dumps({"leaked": leaked, "text": [t.decode() for t in out["text"].numpy()],
                   "signatures": sorted(model.signatures)}))
@@ -159,7 +165,8 @@ def test_text_export_saved_model_cli(text_export, tmp_path):
     assert show.returncode == 0, show.stderr[-3000:]
     for name in ("text", "length", "temperature", "seed"):
         assert f"inputs['{name}']" in show.stdout
-    assert "outputs['text']" in show.stdout
+    for name in ("text", "valid", "error"):
+        assert f"outputs['{name}']" in show.stdout
 
 
 def test_text_export_is_seeded(generate):
@@ -168,15 +175,36 @@ def test_text_export_is_seeded(generate):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"texts": ["ab", ""]}, r"empty prime text at batch index.*\[1\]"),
-    ({"length": 0}, r"length must be in \[1, 10000\], got.*0"),
+    ({"length": [5, 0]}, r"length must be in \[1, 10000\], got.*0"),
     ({"length": 10001}, r"length must be in \[1, 10000\], got.*10001"),
-    ({"temperature": 0.0}, "temperature must be > 0"),
-    ({"temperature": -1.0}, "temperature must be > 0"),
+    ({"temperature": [1.0, -1.0]}, "temperature must be finite and >= 0"),
+    ({"temperature": float("inf")}, "temperature must be finite and >= 0"),
+    ({"seed": [1]}, "generate: every input must have the same batch size"),
 ])
-def test_bad_generate_arguments_are_refused(generate, kwargs, message):
+def test_bad_generate_arguments_fail_the_request(generate, kwargs, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
-        call_generate(generate, **{"texts": ["ab"], **kwargs})
+        call_generate(generate, **{"texts": ["ab", "c"], **kwargs})
+
+
+def test_each_row_is_generated_as_alone_and_an_empty_prime_is_its_rows_answer(generate):
+    texts, lengths, temperatures, seeds = ["ab", "", "c", "   ", "\x00"], [5, 9, 12, 7, 3], [1.0, 1.0, 0.0, 2.0, 1.0], \
+        [1, 2, 3, 4, 5]
+    out = call_generate(generate, texts, lengths, temperatures, seeds, output=None)
+    # White space is text, and a NUL reads as a space: only the empty prime has nothing to go on.
+    assert out["valid"].numpy().tolist() == [True, False, True, True, True]
+    assert out["error"].numpy().tolist() == [b"", b"empty prime text", b"", b"", b""]
+    generated = [t.decode() for t in out["text"].numpy()]
+    assert [len(t) for t in generated] == [5, 0, 12, 7, 3]
+    for row in (0, 2, 3, 4):
+        alone = call_generate(generate, [texts[row]], lengths[row], temperatures[row], seeds[row])
+        assert generated[row] == alone[0].decode()
+
+
+def test_zero_temperature_is_greedy(generate, text_model, tokenizer):
+    greedy = {call_generate(generate, ["ab"], 15, 0.0, seed)[0] for seed in range(3)}
+    # test_low_temperature_is_greedy checks a near-zero temperature against the argmax, step by step.
+    near_zero = text_model.generate(tokenizer(["ab"]), 15, 1e-4, (0, 0))
+    assert greedy == {tokenizer.detokenize(near_zero)[0].numpy()}
 
 
 def test_unknown_and_invalid_characters_generate_normally(generate):
@@ -206,17 +234,23 @@ def sample_fn(handwriting_model, tmp_path_factory):
     return path, tf.saved_model.load(path).signatures["sample"]
 
 
-def call_sample(sample, steps=50, bias=0.0, seed=1):
-    return sample(steps=tf.constant(steps), bias=tf.constant(bias), seed=tf.constant(seed, tf.int64))["strokes"].numpy()
+def call_sample(sample, steps=50, bias=0.0, seed=1, rows=None, output="strokes"):
+    """One row's strokes `[steps, 3]` (`rows` None), or the outputs of `rows` rows (lists: a value a row)."""
+    count = rows or 1
+    out = sample(steps=per_row(steps, count, tf.int32), bias=per_row(bias, count, tf.float32),
+                 seed=per_row(seed, count, tf.int64))
+    if rows is None:
+        return out[output].numpy()[0]
+    return out
 
 
 SAMPLE_WITHOUT_ZOO = r"""
 import json, sys
 import tensorflow as tf
 model = tf.saved_model.load(sys.argv[1])
-out = model.signatures["sample"](steps=tf.constant(40), bias=tf.constant(1.0), seed=tf.constant(9, tf.int64))
+out = model.signatures["sample"](steps=tf.constant([40]), bias=tf.constant([1.0]), seed=tf.constant([9], tf.int64))
 leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("zoo", "tensorflow_text"))
-print(json.dumps({"leaked": leaked, "strokes": out["strokes"].numpy().tolist()}))
+print(json.dumps({"leaked": leaked, "strokes": out["strokes"].numpy()[0].tolist()}))
 """
 
 
@@ -228,7 +262,7 @@ def test_handwriting_export_samples_in_a_process_without_zoo(sample_fn, handwrit
     assert out["leaked"] == []
     np.testing.assert_allclose(out["strokes"], call_sample(sample, 40, 1.0, 9), atol=1e-5)
     # De-normalised with the training statistics: Δ = normalised · std + mean.
-    normalised = handwriting_model.sample(40, 1.0, (9, 0)).numpy()
+    normalised = handwriting_model.sample(40, [1.0], [[9, 0]]).numpy()[0]
     np.testing.assert_allclose(np.array(out["strokes"])[:, :2], normalised[:, :2] * [10.0, 4.0] + [0.5, -0.2],
                                rtol=1e-4, atol=1e-4)
     with open(os.path.join(path, export.EXTRA_DIR, "normalisation.json")) as f:
@@ -238,12 +272,24 @@ def test_handwriting_export_samples_in_a_process_without_zoo(sample_fn, handwrit
 @pytest.mark.parametrize("kwargs, message", [
     ({"steps": 0}, r"steps must be in \[1, 5000\]"),
     ({"steps": 5001}, r"steps must be in \[1, 5000\]"),
-    ({"bias": -0.5}, "bias must be >= 0"),
+    ({"bias": -0.5}, "bias must be finite and >= 0"),
+    ({"bias": float("nan")}, "bias must be finite and >= 0"),
 ])
 def test_bad_sample_arguments_are_refused(sample_fn, kwargs, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         call_sample(sample_fn[1], **kwargs)
     assert call_sample(sample_fn[1], steps=3).shape == (3, 3)  # still answers
+
+
+def test_each_sampled_row_is_drawn_as_alone(sample_fn):
+    steps, biases, seeds = [5, 30, 12], [0.0, 1.0, 2.0], [4, 5, 6]
+    out = call_sample(sample_fn[1], steps, biases, seeds, rows=3)
+    assert out["strokes"].shape == (3, 30, 3) and out["lengths"].numpy().tolist() == steps
+    for row in range(3):
+        alone = call_sample(sample_fn[1], steps[row], biases[row], seeds[row])
+        np.testing.assert_allclose(out["strokes"].numpy()[row, :steps[row]], alone, atol=1e-5)
+        assert not out["strokes"].numpy()[row, steps[row]:].any()
+    assert call_sample(sample_fn[1], [], [], [], rows=0)["strokes"].shape[0] == 0
 
 
 def test_handwriting_tflite_step_matches_keras(sample_fn, handwriting_model):

@@ -45,8 +45,8 @@ def test_mixed_precision_and_xla_train_and_export_float32(tmp_path):
     details = interpreter.get_input_details() + interpreter.get_output_details()
     assert {d["dtype"] for d in details if d["name"] != "serving_default_char_id:0"} == {np.float32}
     generate = tf.saved_model.load(str(tmp_path / "savedmodels" / "1")).signatures["generate"]
-    out = generate(text=tf.constant(["The "]), length=tf.constant(5), temperature=tf.constant(1.0),
-                   seed=tf.constant(1, tf.int64))
+    out = generate(text=tf.constant(["The "]), length=tf.constant([5]), temperature=tf.constant([1.0]),
+                   seed=tf.constant([1], tf.int64))
     assert len(out["text"].numpy()[0].decode("utf-8")) == 5
 
 

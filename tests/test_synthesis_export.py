@@ -54,6 +54,8 @@ def test_an_empty_text_gets_no_strokes_and_leaves_the_other_rows_alone(write):
     alone = write(**request(["ab"], bias=[1.0], seed=[9]))
     mixed = write(**request(["", "ab", "   "], bias=[1.0, 1.0, 1.0], seed=[5, 9, 6]))
     assert mixed["lengths"].numpy()[0] == 0 and not mixed["finished"].numpy()[0]
+    assert not mixed["valid"].numpy()[0] and mixed["error"].numpy()[0] == b"empty text"
+    assert mixed["valid"].numpy()[1:].all() and not mixed["error"].numpy()[1:].any()
     length = alone["lengths"].numpy()[0]
     assert mixed["lengths"].numpy()[1] == length
     np.testing.assert_allclose(mixed["strokes"].numpy()[1, :length], alone["strokes"].numpy()[0, :length], atol=1e-5)
@@ -90,7 +92,8 @@ def test_loads_and_writes_in_a_process_without_zoo(exported, tmp_path):
     result = run_python(["-c", WRITE_WITHOUT_ZOO, exported[1]], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     answer = json.loads(result.stdout.strip().splitlines()[-1])
-    assert answer["leaked"] == [] and answer["outputs"] == ["alignment", "finished", "lengths", "strokes"]
+    assert answer["leaked"] == [] and answer["outputs"] == ["alignment", "error", "finished", "lengths", "strokes",
+                                                            "valid"]
     assert answer["lengths"][0] > 0
     extra = os.path.join(exported[1], export.EXTRA_DIR)
     assert sorted(os.listdir(extra)) == ["characters.json", "graves_synthesis_step.tflite", "normalisation.json"]

@@ -87,17 +87,22 @@ def test_saved_model_cli_lists_the_signatures(exports, tmp_path):
     assert "outputs['piece_scores']" in shown.stdout and "outputs['source_pieces']" in shown.stdout
 
 
+def beam_request(texts, beam_size=2, alpha=0.6, beta=0.2):
+    """`beam_search`'s inputs: the arguments a row each, as TF Serving's row format sends them."""
+    rows = len(texts)
+    return {"text": tf.constant(texts, tf.string), "beam_size": tf.constant([beam_size] * rows, tf.int32),
+            "alpha": tf.constant([alpha] * rows, tf.float32), "beta": tf.constant([beta] * rows, tf.float32)}
+
+
 def test_beam_search_returns_the_n_best_list_best_first(exports, tokenizer):
     search = signatures(exports["gnmt"])["beam_search"]
-    out = search(text=tf.constant(SOURCES[:2]), beam_size=tf.constant(4), alpha=tf.constant(0.6),
-                 beta=tf.constant(0.2))
+    out = search(**beam_request(SOURCES[:2], 4))
     assert out["translations"].shape == (2, 4) and out["scores"].shape == (2, 4)
     assert np.all(np.diff(out["scores"].numpy(), axis=1) <= 0)
     source_length = min(MAX_LENGTH, max(len(ids) for ids in tokenizer(SOURCES[:2]).to_list()))
     assert out["attention"].shape[:2] == (2, 4) and out["attention"].shape[3] == source_length
     default = signatures(exports["gnmt"])["serving_default"](text=tf.constant(SOURCES[:2]))
-    three = search(text=tf.constant(SOURCES[:2]), beam_size=tf.constant(3), alpha=tf.constant(0.6),
-                   beta=tf.constant(0.2))
+    three = search(**beam_request(SOURCES[:2], 3))
     # serving_default is the beam search of the export's defaults (beam 3 here), its best hypothesis.
     assert list(default["translation"].numpy()) == list(three["translations"].numpy()[:, 0])
 
@@ -196,10 +201,10 @@ def test_a_bad_source_gets_its_own_answer_and_the_other_rows_are_served_as_alone
     good = SOURCES[:2]
     batch = [BAD_SOURCES[0], good[0], BAD_SOURCES[1], good[1], BAD_SOURCES[2]]
     loaded = signatures(exports[name])
-    beam = {"beam_size": tf.constant(3), "alpha": tf.constant(0.6), "beta": tf.constant(0.2)}
-    for signature, extra in (("serving_default", {}), ("beam_search", beam), ("greedy", {})):
-        alone = loaded[signature](text=tf.constant(good), **extra)
-        out = loaded[signature](text=tf.constant(batch), **extra)
+    for signature in ("serving_default", "beam_search", "greedy"):
+        request = beam_request if signature == "beam_search" else lambda texts: {"text": tf.constant(texts)}
+        alone = loaded[signature](**request(good))
+        out = loaded[signature](**request(batch))
         assert out["valid"].numpy().tolist() == [False, True, False, True, False], signature
         assert out["error"].numpy().tolist() == [b"empty source text (no piece)", b"", b"empty source text (no piece)",
                                                  b"", b"empty source text (no piece)"]
@@ -284,15 +289,18 @@ def test_unseen_characters_are_byte_pieces_not_unknown(exports, tokenizer):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    ({"beam_size": 0}, r"beam_size must be in \[1, 16\], got.*0"),
-    ({"beam_size": 17}, r"beam_size must be in \[1, 16\], got.*17"),
-    ({"alpha": -0.1}, "alpha must be finite and >= 0"),
-    ({"beta": float("nan")}, "beta must be finite and >= 0"),
+    ({"beam_size": [0, 0]}, r"beam_size must be in \[1, 16\], got.*0"),
+    ({"beam_size": [17, 17]}, r"beam_size must be in \[1, 16\], got.*17"),
+    ({"beam_size": [2, 3]}, r"beam_size must be the same in every row, got.*2 3"),
+    ({"alpha": [-0.1, -0.1]}, "alpha must be finite and >= 0"),
+    ({"alpha": [0.6, 0.7]}, "alpha must be the same in every row"),
+    ({"beta": [float("nan")] * 2}, "beta must be finite and >= 0"),
+    ({"beta": [0.2]}, "beam_search: every input must have the same batch size"),
 ])
 def test_bad_beam_arguments_are_refused(exports, arguments, message):
     search = signatures(exports["gnmt"])["beam_search"]
-    request = {"text": tf.constant(["bako"]), "beam_size": tf.constant(2), "alpha": tf.constant(0.6),
-               "beta": tf.constant(0.2)}
-    request.update({key: tf.constant(value) for key, value in arguments.items()})
+    request = beam_request(["bako", "riba"])
+    request.update({key: tf.constant(value, request[key].dtype) for key, value in arguments.items()})
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         search(**request)
+    assert search(**beam_request([]))["translations"].shape[0] == 0  # an empty batch takes the defaults

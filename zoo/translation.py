@@ -132,8 +132,9 @@ def choose_decoding(search, valid, batch_size):
     for beam_size, alpha, beta in grid:
         hypotheses = []
         for start in range(0, len(sources), batch_size):
-            out = search(text=tf.constant(sources[start: start + batch_size]), beam_size=tf.constant(beam_size),
-                         alpha=tf.constant(alpha), beta=tf.constant(beta))
+            batch = sources[start: start + batch_size]
+            out = search(text=tf.constant(batch), beam_size=tf.constant([beam_size] * len(batch)),
+                         alpha=tf.constant([alpha] * len(batch)), beta=tf.constant([beta] * len(batch)))
             hypotheses.extend(t.decode("utf-8") for t in out["translations"][:, 0].numpy())
         scores[(beam_size, alpha, beta)] = sacrebleu.corpus_bleu(hypotheses, [references]).score
         print(f"validation BLEU {scores[(beam_size, alpha, beta)]:.2f}: beam {beam_size}, α {alpha}, β {beta}  "

@@ -4,6 +4,7 @@ The step function is the one of `zoo.decoding` (package docstring); `decode`
 also takes outputs other than token log-probabilities (pen offsets).
 """
 
+import numpy as np
 import tensorflow as tf
 
 from zoo.decoding.tensors import at_least_one, batch_size_of, loop_invariants, stacked, step_history, write_step
@@ -115,31 +116,45 @@ def greedy(step_fn, initial_state, start_id, end_id, max_length, pad_id=PAD_ID, 
 
 def sample(step_fn, initial_state, start_id, end_id, max_length, temperature=1.0, seed=(0, 0), pad_id=PAD_ID,
            static_length=False):
-    """Samples each token from softmax(log_probs / temperature).
+    """Samples each token from softmax(log_probs / temperature); temperature 0 is greedy (argmax).
 
-    Random numbers come from stateless ops seeded by `seed` folded with the step,
-    so the same seed, batch and model give the same tokens, in eager mode, in a
-    `tf.function` and in a SavedModel alike (a row's draws depend on the whole
-    batch's shape). temperature → 0 approaches greedy.
+    Random numbers come from stateless ops seeded by `seed` folded with the
+    step, so the same seed and model give the same tokens, in eager mode, in a
+    `tf.function` and in a SavedModel alike. With one seed `[2]` for the
+    batch, a row's draws depend on the batch's shape too; with a seed a row
+    `[batch, 2]`, on its own seed only (Gumbel-max sampling), so a row is
+    written as it would be alone.
 
     Args:
         step_fn, initial_state, start_id, end_id, max_length, pad_id, static_length: as in `greedy`.
-        temperature: float > 0, Python or scalar tensor.
-        seed: int32 or int64 `[2]`.
+        temperature: float ≥ 0 and finite, a number or `[batch]` (a row's own).
+        seed: int32 or int64 `[2]`, or `[batch, 2]`.
 
     Returns:
         The dict of `greedy`; `log_prob` is the model's log P of the drawn tokens
         (temperature 1), so it scores the sequence under the model itself.
     """
     temperature = tf.cast(temperature, tf.float32)
-    with tf.control_dependencies([tf.debugging.assert_positive(temperature, message="temperature must be > 0")]):
+    with tf.control_dependencies([tf.debugging.Assert(
+            tf.reduce_all(tf.math.is_finite(temperature) & (temperature >= 0.0)),
+            ["temperature must be finite and >= 0, got", temperature])]):
         temperature = tf.identity(temperature)
     seed = tf.convert_to_tensor(seed)
+    # Per row: [rows, 1], so that it divides each row's log-probabilities.
+    row_temperature = temperature if temperature.shape.rank == 0 else temperature[:, None]
 
     def draw(log_probs, t):
-        seed_t = tf.random.experimental.stateless_fold_in(seed, t)
-        token = tf.random.stateless_categorical(log_probs / temperature, 1, seed_t, dtype=tf.int32)[:, 0]
-        return _pick_token(log_probs, token)
+        scaled = log_probs / tf.where(row_temperature > 0.0, row_temperature, 1.0)
+        if seed.shape.rank == 2:
+            uniform = tf.map_fn(lambda row_seed: tf.random.stateless_uniform(
+                tf.shape(log_probs)[1:], tf.random.experimental.stateless_fold_in(row_seed, t),
+                minval=np.finfo(np.float32).tiny), seed, fn_output_signature=tf.float32)
+            drawn = tf.argmax(scaled - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
+        else:
+            seed_t = tf.random.experimental.stateless_fold_in(seed, t)
+            drawn = tf.random.stateless_categorical(scaled, 1, seed_t, dtype=tf.int32)[:, 0]
+        most_probable = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
+        return _pick_token(log_probs, tf.where(tf.reshape(row_temperature > 0.0, [-1]), drawn, most_probable))
 
     return _decode_tokens(step_fn, initial_state, start_id, end_id, max_length, pad_id, draw, static_length)
 

@@ -69,6 +69,15 @@ def row_status(valid, error):
     return {"valid": valid, "error": tf.where(valid, tf.constant(""), error)}
 
 
+def same_batch(signature, tensors):
+    """The tensors, checked at run time to have one batch size (in TF Serving's row format each input has a row
+    each; in the columnar one a client can send any)."""
+    sizes = tf.stack([tf.shape(t)[0] for t in tensors])
+    first = checked(tf.reduce_all(sizes == sizes[0]),
+                    [f"{signature}: every input must have the same batch size, got", sizes], tensors[0])
+    return [first, *tensors[1:]]
+
+
 def checked_shapes(tensors, shapes):
     """The tensors, each checked at run time to have its shape.
 

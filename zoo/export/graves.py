@@ -13,7 +13,10 @@ import json
 
 import tensorflow as tf
 
-from zoo.export.core import SERVING_SIGNATURE, checked, checked_shapes, portable_copy, write_export
+from zoo.export.core import (SERVING_SIGNATURE, checked, checked_shapes, portable_copy, row_status, same_batch,
+                             write_export)
+from zoo.text import prepare_text
+from zoo.text.reserved import UNK_ID
 from zoo.export.tflite import freeze_to_tflite
 
 # Caps, so that one request cannot hold a server for long.
@@ -26,27 +29,43 @@ CHARACTER_STEP_INPUT = tf.TensorSpec([1, 1], tf.int32, name="char_id")
 POINT_STEP_INPUT = tf.TensorSpec([1, 1, 3], tf.float32, name="point")
 
 
+EMPTY_PRIME = "empty prime text"
+
+
 def graves_text_generate_function(model, tokenizer, max_length=MAX_GENERATED_CHARACTERS,
                                   max_prime=MAX_PRIME_CHARACTERS):
-    """The `generate` signature: prime `text` [batch], `length`, `temperature`, `seed` → generated `text`."""
+    """The `generate` signature: a row's prime `text`, `length`, `temperature`, `seed` → generated `text`.
+
+    Every input is `[batch]`, so TF Serving's row format (`{"instances":
+    [{"text": ..., "length": ..., ...}]}`) carries it. A row samples from its
+    own seed only (`zoo.decoding.sample`), so it is what it would be alone;
+    `temperature` 0 is greedy. A prime with no character is not `valid`
+    (`row_status`, `error` "empty prime text"; its text is ""). A length
+    outside [1, max_length] or a temperature that is negative or not finite
+    fails the request (`INVALID_ARGUMENT` naming it).
+    """
 
     @tf.function(input_signature=[
-        tf.TensorSpec([None], tf.string, name="text"), tf.TensorSpec([], tf.int32, name="length"),
-        tf.TensorSpec([], tf.float32, name="temperature"), tf.TensorSpec([], tf.int64, name="seed")])
+        tf.TensorSpec([None], tf.string, name="text"), tf.TensorSpec([None], tf.int32, name="length"),
+        tf.TensorSpec([None], tf.float32, name="temperature"), tf.TensorSpec([None], tf.int64, name="seed")])
     def generate(text, length, temperature, seed):
-        text, length, temperature, seed = checked_shapes((text, length, temperature, seed), ([None], [], [], []))
-        # Only the prime's last max_prime characters condition the sample: a huge prime costs no more.
-        characters = tf.strings.unicode_split(tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace"),
-                                              "UTF-8")
-        prime = tokenizer(tf.strings.reduce_join(characters[:, -max_prime:], axis=1))
-        empty = tf.where(tf.reduce_all(tf.equal(prime, tokenizer.pad_id), axis=1))[:, 0]
-        prime = checked(tf.size(empty) == 0, ["generate: empty prime text at batch index", empty], prime)
-        length = checked((length >= 1) & (length <= max_length),
+        text, length, temperature, seed = same_batch("generate", checked_shapes(
+            (text, length, temperature, seed), ([None], [None], [None], [None])))
+        length = checked(tf.reduce_all((length >= 1) & (length <= max_length)),
                          [f"generate: length must be in [1, {max_length}], got", length], length)
-        temperature = checked(temperature > 0.0, ["generate: temperature must be > 0, got", temperature],
-                              temperature)
-        ids = model.generate(prime, length, temperature, tf.stack([seed, tf.constant(0, tf.int64)]))
-        return {"text": tokenizer.detokenize(ids)}
+        temperature = checked(tf.reduce_all(tf.math.is_finite(temperature) & (temperature >= 0.0)),
+                              ["generate: temperature must be finite and >= 0, got", temperature], temperature)
+        # Only the prime's last max_prime characters condition the sample: a huge prime costs no more.
+        characters = tf.strings.unicode_split(prepare_text(text), "UTF-8")
+        prime = tokenizer(tf.strings.reduce_join(characters[:, -max_prime:], axis=1))
+        status = row_status(tf.reduce_any(prime != tokenizer.pad_id, axis=1), EMPTY_PRIME)
+        # An empty prime runs as [UNK] alone, so that the batch runs; its row's text is not kept.
+        first_column = tf.range(tf.shape(prime)[1])[None, :] == 0
+        prime = tf.where(status["valid"][:, None] | ~first_column, prime, UNK_ID)
+        steps = tf.maximum(tf.reduce_max(length), 1)  # the longest row's; each row is cut to its own
+        ids = model.generate(prime, steps, temperature, tf.stack([seed, tf.zeros_like(seed)], axis=1))
+        ids = tf.where(tf.range(tf.shape(ids)[1])[None, :] < length[:, None], ids, tokenizer.pad_id)
+        return {"text": tf.where(status["valid"], tokenizer.detokenize(ids), ""), **status}
 
     return generate
 
@@ -87,23 +106,34 @@ def export_graves_text(model, tokenizer, export_base, tflite=True):
 
 
 def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps=MAX_SAMPLED_POINTS):
-    """The `sample` signature: `steps`, `bias`, `seed` → `strokes` [steps, 3] in the data's units.
+    """The `sample` signature: a row's `steps`, `bias`, `seed` → `strokes` `[batch, T, 3]` in the data's units.
 
-    The model samples normalised offsets; they are scaled back with the
-    training set's mean and standard deviation of (Δx, Δy).
+    Every input is `[batch]` (TF Serving's row format carries it); a row draws
+    from its own seed only. `strokes` holds each row's `steps` points, then
+    zeros to the longest row's (`lengths` says how many). The model samples
+    normalised offsets; they are scaled back with the training set's mean
+    and standard deviation of (Δx, Δy). Steps outside [1, max_steps] or a
+    bias that is negative or not finite fail the request.
     """
     scale = tf.constant([*offset_std, 1.0], tf.float32)
     shift = tf.constant([*offset_mean, 0.0], tf.float32)
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="steps"), tf.TensorSpec([], tf.float32, name="bias"),
-                                  tf.TensorSpec([], tf.int64, name="seed")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="steps"),
+                                  tf.TensorSpec([None], tf.float32, name="bias"),
+                                  tf.TensorSpec([None], tf.int64, name="seed")])
     def sample(steps, bias, seed):
-        steps, bias, seed = checked_shapes((steps, bias, seed), ([], [], []))
-        steps = checked((steps >= 1) & (steps <= max_steps),
+        steps, bias, seed = same_batch("sample", checked_shapes((steps, bias, seed), ([None], [None], [None])))
+        steps = checked(tf.reduce_all((steps >= 1) & (steps <= max_steps)),
                         [f"sample: steps must be in [1, {max_steps}], got", steps], steps)
-        bias = checked(bias >= 0.0, ["sample: bias must be >= 0, got", bias], bias)
-        strokes = model.sample(steps, bias, tf.stack([seed, tf.constant(0, tf.int64)]))
-        return {"strokes": strokes * scale + shift}
+        bias = checked(tf.reduce_all(tf.math.is_finite(bias) & (bias >= 0.0)),
+                       ["sample: bias must be finite and >= 0, got", bias], bias)
+        rows = tf.shape(steps)[0]
+        # Keras's RNNs cannot run a batch of 0 rows: an empty batch draws one row and keeps none of it.
+        seeds = tf.pad(tf.stack([seed, tf.zeros_like(seed)], axis=1), [[0, tf.maximum(1 - rows, 0)], [0, 0]])
+        drawn = model.sample(tf.maximum(tf.reduce_max(steps), 1), tf.pad(bias, [[0, tf.maximum(1 - rows, 0)]]),
+                             seeds)[:rows]
+        real = tf.range(tf.shape(drawn)[1])[None, :, None] < steps[:, None, None]
+        return {"strokes": tf.where(real, drawn * scale + shift, 0.0), "lengths": steps}
 
     return sample
 

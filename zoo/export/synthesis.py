@@ -13,7 +13,8 @@ import json
 
 import tensorflow as tf
 
-from zoo.export.core import SERVING_SIGNATURE, checked, checked_shapes, portable_copy, write_export
+from zoo.export.core import (SERVING_SIGNATURE, checked, checked_shapes, portable_copy, row_status, same_batch,
+                             write_export)
 from zoo.export.tflite import freeze_to_tflite
 
 # Caps, so that one request cannot hold a server for long.
@@ -21,6 +22,7 @@ MAX_TEXT_CHARACTERS = 120
 POINTS_PER_CHARACTER = 40  # the step cap of a row: U · 40 points (IAM lines have about 22 per character)
 MAX_STYLE_POINTS = 2_000  # points of a style line (IAM's longest line has 1,940)
 SYNTHESIS_TFLITE = "graves_synthesis_step.tflite"  # in assets.extra/: see synthesis_step_tflite
+EMPTY_TEXT = "empty text"
 
 
 def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_characters=MAX_TEXT_CHARACTERS,
@@ -34,7 +36,10 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
     - `finished` bool `[batch]`: the row stopped by §5.3's rule (false: it
       ran out of steps, or its text is empty);
     - `alignment` float32 `[batch, T, U]`: the window φ(t, u) of each point
-      over the characters.
+      over the characters;
+    - `valid` bool, `error` string `[batch]` (`row_status`): false and
+      "empty text" for a row with nothing to write (no strokes); the other
+      rows are written as they would be alone.
 
     `write_in_style` adds a writer's `style_strokes` float32 `[batch, S, 3]`
     (data units, as `strokes`), `style_lengths` int32 `[batch]` (row b's
@@ -57,9 +62,7 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
     def checked_request(signature, texts, bias, seed, *more):
         """The text's ids and their counts, the bias; the request's checks run first."""
         texts, bias, seed = checked_shapes((texts, bias, seed), ([None], [None], [None]))
-        rows = tf.shape(texts)[0]
-        same = tf.reduce_all([tf.shape(x)[0] == rows for x in (bias, seed, *more)])
-        texts = checked(same, [f"{signature}: every input must have the same batch size"], texts)
+        texts = same_batch(signature, [texts, bias, seed, *more])[0]
         char_ids = tokenizer(texts)
         lengths = tf.reduce_sum(tf.cast(char_ids != tokenizer.pad_id, tf.int32), axis=1)
         char_ids = checked(tf.reduce_all(lengths <= max_characters),
@@ -70,12 +73,13 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
         return char_ids, lengths, bias
 
     def answer(out, written_rows):
-        """The model's sample in data units; rows where `written_rows` is false get no strokes."""
+        """The model's sample in data units; rows where `written_rows` is false (empty text) get no strokes."""
         written = tf.where(written_rows, out["lengths"], 0)
         real = tf.range(tf.shape(out["strokes"])[1])[None, :] < written[:, None]
         return {"strokes": tf.where(real[:, :, None], out["strokes"] * scale + shift, 0.0), "lengths": written,
                 "finished": out["finished"] & written_rows,
-                "alignment": tf.where(real[:, :, None], out["alignment"], 0.0)}
+                "alignment": tf.where(real[:, :, None], out["alignment"], 0.0),
+                **row_status(written_rows, EMPTY_TEXT)}
 
     @tf.function(input_signature=batch_inputs)
     def write(text, bias, seed):

@@ -13,7 +13,8 @@ import tensorflow as tf
 
 from zoo import decoding
 from zoo.data import parallel
-from zoo.export.core import SERVING_SIGNATURE, checked, checked_shapes, portable_copy, row_status, write_export
+from zoo.export.core import (SERVING_SIGNATURE, checked, checked_shapes, portable_copy, row_status, same_batch,
+                             write_export)
 from zoo.export.tflite import freeze_to_tflite
 
 # A cap, so that one request cannot hold a server for long.
@@ -117,9 +118,10 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
       the given `beam_size`, `alpha`, `beta`), and `attention`
       `[batch, target, source]` for a model with attention;
     - `beam_search`: `text`, `beam_size` (1 to MAX_BEAM_SIZE), `alpha`, `beta`
-      (finite, >= 0) → the n-best `translations` `[batch, beam]`, `scores`,
-      (`attention` `[batch, beam, target, source]`); empty slots (fewer
-      hypotheses than beams) are "" with score -inf;
+      (finite, >= 0), each `[batch]` for TF Serving's row format and the
+      same in every row → the n-best `translations` `[batch, beam]`,
+      `scores`, (`attention` `[batch, beam, target, source]`); empty slots
+      (fewer hypotheses than beams) are "" with score -inf;
     - `greedy`: `text` → `translation`, `score` (the log-probability);
     - `score`: `source`, `target` → the model's log-probability of that
       translation (forced decoding): `score` `[batch]` (the total, `[END]`
@@ -143,6 +145,7 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
     `prepare_text`'s, SentencePiece-normalised (`zoo.text.SubwordTokenizer`).
     """
     step = translation_step(model, tokenizer)
+    beam_size_default, alpha_default, beta_default = beam_size, float(alpha), float(beta)
 
     def search(text, size, a, b):
         source, valid = _source_ids(tokenizer, text, max_length)
@@ -167,17 +170,26 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
             result["attention"] = out["attention"][:, 0]
         return {**served(status, result, no_translation), **status}
 
-    @tf.function(input_signature=[_TEXT, tf.TensorSpec([], tf.int32, name="beam_size"),
-                                  tf.TensorSpec([], tf.float32, name="alpha"),
-                                  tf.TensorSpec([], tf.float32, name="beta")])
+    def one_value(name, values, default):
+        """A request-wide argument sent a row each (TF Serving's row format): the same in every row, else an error."""
+        values = checked(tf.reduce_all(values == values[:1]),
+                         [f"beam_search: {name} must be the same in every row, got", values], values)
+        return tf.concat([values, [default]], axis=0)[0]  # an empty batch takes the default
+
+    @tf.function(input_signature=[_TEXT, tf.TensorSpec([None], tf.int32, name="beam_size"),
+                                  tf.TensorSpec([None], tf.float32, name="alpha"),
+                                  tf.TensorSpec([None], tf.float32, name="beta")])
     def beam_search(text, beam_size, alpha, beta):
-        beam_size, alpha, beta = checked_shapes((beam_size, alpha, beta), ([], [], []))
-        beam_size = checked((beam_size >= 1) & (beam_size <= MAX_BEAM_SIZE),
+        text, beam_size, alpha, beta = same_batch("beam_search", checked_shapes(
+            (text, beam_size, alpha, beta), ([None], [None], [None], [None])))
+        beam_size = checked(tf.reduce_all((beam_size >= 1) & (beam_size <= MAX_BEAM_SIZE)),
                             [f"beam_search: beam_size must be in [1, {MAX_BEAM_SIZE}], got", beam_size], beam_size)
-        alpha = checked(tf.math.is_finite(alpha) & (alpha >= 0.0),
+        alpha = checked(tf.reduce_all(tf.math.is_finite(alpha) & (alpha >= 0.0)),
                         ["beam_search: alpha must be finite and >= 0, got", alpha], alpha)
-        beta = checked(tf.math.is_finite(beta) & (beta >= 0.0),
+        beta = checked(tf.reduce_all(tf.math.is_finite(beta) & (beta >= 0.0)),
                        ["beam_search: beta must be finite and >= 0, got", beta], beta)
+        beam_size, alpha, beta = (one_value(name, values, default) for name, values, default in (
+            ("beam_size", beam_size, beam_size_default), ("alpha", alpha, alpha_default), ("beta", beta, beta_default)))
         out, status = search(text, beam_size, alpha, beta)
         shape = tf.shape(out["ids"])
         flat = tokenizer.detokenize(tf.reshape(out["ids"], [-1, shape[2]]))

@@ -168,20 +168,30 @@ class GravesHandwritingModel(keras.Model):
         return y_hat[:, -1], states, None
 
     def sample(self, steps, bias=0.0, seed=(0, 0)):
-        """Draws `steps` pen offsets `[steps, 3]` (normalised), starting from a pen lift.
+        """Draws `steps` pen offsets (normalised), starting from a pen lift: `[steps, 3]`, or `[rows, steps, 3]`.
 
         Each step samples with the bias of §5.4 and a stateless seed derived
         from `seed` and the step: the same seed gives the same handwriting.
+        `seed` `[2]` draws one row; `[rows, 2]` draws a row a seed, each from
+        its own seed only, with `bias` a number or `[rows]`.
         """
         seed = tf.cast(seed, tf.int64)
+        rows = 1 if seed.shape.rank == 1 else tf.shape(seed)[0]
+        row_bias = tf.broadcast_to(tf.cast(bias, tf.float32), [rows])[:, None]
 
         def draw(y_hat, t):
-            point = self.mixture_density.sample(y_hat, bias, tf.random.experimental.stateless_fold_in(seed, t))
+            if seed.shape.rank == 1:
+                step_seed = tf.random.experimental.stateless_fold_in(seed, t)
+            else:
+                step_seed = tf.map_fn(lambda row_seed: tf.cast(tf.random.experimental.stateless_fold_in(row_seed, t),
+                                                               tf.int64), seed)
+            point = self.mixture_density.sample(y_hat, row_bias, step_seed)
             return point, tf.zeros(tf.shape(point)[:1])
 
-        states = [[tf.zeros((1, self.units)), tf.zeros((1, self.units))] for _ in range(self.num_layers)]
-        drawn = decoding.decode(self.decode_step, states, self.example_input()[0], steps, draw)
-        return drawn["outputs"][0]
+        states = [[tf.zeros((rows, self.units)), tf.zeros((rows, self.units))] for _ in range(self.num_layers)]
+        first = tf.broadcast_to(tf.constant(self.example_input()[0]), [rows, 3])
+        drawn = decoding.decode(self.decode_step, states, first, steps, draw)
+        return drawn["outputs"][0] if seed.shape.rank == 1 else drawn["outputs"]
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "num_layers": self.num_layers,

@@ -89,7 +89,8 @@ def main(argv=None):
             if args.text is not None:
                 raise ValueError(f"--export {args.export} is a handwriting export (sample): it takes no --text")
             steps = 700 if args.steps is None else args.steps
-            return print(save(_call(signature, steps=steps, bias=args.bias, seed=args.seed)["strokes"], args.output))
+            return print(save(_call(signature, steps=[steps], bias=[args.bias], seed=[args.seed])["strokes"][0],
+                              args.output))
         if args.text is None or args.steps is not None:
             raise ValueError(f"--export {args.export} is a synthesis export: give --text, and no --steps")
         rows = len(args.text)
