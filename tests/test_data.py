@@ -97,6 +97,25 @@ def test_imdb_layout(tmp_path):
     assert (test.texts, test.labels) == (["Dull."], [0])
 
 
+def test_imdb_ratings_take_the_stars_from_the_file_names(tmp_path):
+    make_tar(tmp_path / "aclImdb_v1.tar.gz", {
+        "aclImdb/train/pos/0_9.txt": "Great.", "aclImdb/train/pos/1_7.txt": "Good.",
+        "aclImdb/train/neg/2_1.txt": "Awful.", "aclImdb/train/unsup/3_0.txt": "unlabelled",
+        "aclImdb/test/neg/4_4.txt": "Dull.", "aclImdb/test/pos/5_10.txt": "Perfect.",
+    })
+    train, test = data.load_documents("imdb_ratings", str(tmp_path))
+    assert train.class_names == ["1", "2", "3", "4", "7", "8", "9", "10"]
+    assert sorted(zip(train.texts, (train.class_names[i] for i in train.labels))) == [
+        ("Awful.", "1"), ("Good.", "7"), ("Great.", "9")]
+    assert [(t, test.class_names[i]) for t, i in zip(test.texts, test.labels)] == [("Dull.", "4"), ("Perfect.", "10")]
+
+
+def test_a_rating_outside_the_published_ones_is_named(tmp_path):
+    make_tar(tmp_path / "aclImdb_v1.tar.gz", {"aclImdb/train/pos/0_5.txt": "Meh.", "aclImdb/test/neg/1_2.txt": "Dull."})
+    with pytest.raises(data.DataError, match=r"0_5.txt: class '5' is none of"):
+        data.load_documents("imdb_ratings", str(tmp_path))
+
+
 def test_corrupt_archive_is_named(tmp_path):
     write(tmp_path / "review_polarity.tar.gz", "not a tarball")
     with pytest.raises(data.DataError, match="review_polarity.tar.gz: cannot read archive"):

@@ -7,7 +7,9 @@ Readers, each for a format exactly as its publisher distributes it:
   Amazon review full/polarity, AG News, DBpedia (the sets HAN reports on).
 - Pang & Lee 2004 `review_polarity.tar.gz` (movie reviews, one sentence a
   line, folds cv000-cv899 train, cv900-cv999 test).
-- Maas et al. 2011 aclImdb tarball (`train/`, `test/`, `pos/`, `neg/`).
+- Maas et al. 2011 aclImdb tarball (`train/`, `test/`, `pos/`, `neg/`): `imdb`
+  (the two polarities) or `imdb_ratings` (the star rating in each file
+  name, `<id>_<rating>.txt`: 1-4 and 7-10, 8 classes).
 - the zoo's generated demo set, written in the Zhang CSV format.
 
 Every reader returns a train and a test `Documents`; problems with the files
@@ -49,7 +51,10 @@ _ARCHIVES = {
                               "https://www.cs.cornell.edu/people/pabo/movie-review-data/review_polarity.tar.gz"),
     "imdb": ("aclImdb_v1.tar.gz", "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"),
 }
-DATASETS = ("demo", "zhang_csv", "movie_review_polarity", "imdb") + ZHANG_SETS
+_ARCHIVES["imdb_ratings"] = _ARCHIVES["imdb"]
+DATASETS = ("demo", "zhang_csv", "movie_review_polarity", "imdb", "imdb_ratings") + ZHANG_SETS
+# aclImdb's labelled reviews are rated 1-4 (neg) or 7-10 (pos); the neutral 5 and 6 were left out by its authors.
+IMDB_RATINGS = ("1", "2", "3", "4", "7", "8", "9", "10")
 
 
 def load_documents(name, data_dir, download=False):
@@ -70,7 +75,8 @@ def load_documents(name, data_dir, download=False):
     if name in ZHANG_SETS:
         return read_zhang_csv(_find_zhang_folder(name, data_dir, download))
     archive = _find_archive(name, data_dir, download)
-    reader = read_movie_review_polarity if name == "movie_review_polarity" else read_imdb
+    reader = {"movie_review_polarity": read_movie_review_polarity, "imdb": read_imdb,
+              "imdb_ratings": read_imdb_ratings}[name]
     return reader(archive)
 
 
@@ -90,7 +96,7 @@ def _find_zhang_folder(name, data_dir, download):
 
 def _find_archive(name, data_dir, download):
     filename, url = _ARCHIVES[name]
-    candidates = [filename] + (["aclImdb_train_test.tar.gz"] if name == "imdb" else [])
+    candidates = [filename] + (["aclImdb_train_test.tar.gz"] if filename == "aclImdb_v1.tar.gz" else [])
     for candidate in candidates:
         path = os.path.join(data_dir, candidate)
         if os.path.exists(path):
@@ -149,21 +155,30 @@ def _read_zhang_file(path):
 def read_movie_review_polarity(archive):
     """Reads Pang & Lee's `review_polarity.tar.gz`: cv000-cv899 train, cv900-cv999 test."""
     pattern = re.compile(r"txt_sentoken/(?P<label>neg|pos)/cv(?P<fold>\d{3})_[^/]*\.txt$")
-    return _read_polarity_tar(archive, pattern, lambda match: "train" if int(match["fold"]) < 900 else "test")
+    return _read_labelled_tar(archive, pattern, lambda match: "train" if int(match["fold"]) < 900 else "test",
+                              ("neg", "pos"))
 
 
 def read_imdb(archive):
-    """Reads the aclImdb tarball of Maas et al. 2011 (the labelled train/test reviews)."""
+    """Reads the aclImdb tarball of Maas et al. 2011 (the labelled train/test reviews), classes neg and pos."""
     pattern = re.compile(r"aclImdb/(?P<split>train|test)/(?P<label>neg|pos)/\d+_\d+\.txt$")
-    return _read_polarity_tar(archive, pattern, lambda match: match["split"])
+    return _read_labelled_tar(archive, pattern, lambda match: match["split"], ("neg", "pos"))
 
 
-def _read_polarity_tar(archive, pattern, split_of):
-    """Reads the `neg`/`pos` review files of a tarball; `split_of(match)` names a file's split."""
-    class_names = ["neg", "pos"]
+def read_imdb_ratings(archive):
+    """Reads the aclImdb reviews with their star rating (`<id>_<rating>.txt`) as the class: `IMDB_RATINGS`."""
+    pattern = re.compile(r"aclImdb/(?P<split>train|test)/(?:neg|pos)/\d+_(?P<label>\d+)\.txt$")
+    return _read_labelled_tar(archive, pattern, lambda match: match["split"], IMDB_RATINGS)
+
+
+def _read_labelled_tar(archive, pattern, split_of, class_names):
+    """Reads the review files of a tarball; `split_of(match)` names a file's split, `match["label"]` its class."""
+    class_names = list(class_names)
     splits = {"train": ([], []), "test": ([], [])}
     for member, text in _tar_texts(archive, pattern):
         match = pattern.search(member)
+        if match["label"] not in class_names:
+            raise DataError(f"{archive}: {member}: class {match['label']!r} is none of {class_names}")
         texts, labels = splits[split_of(match)]
         texts.append(text)
         labels.append(class_names.index(match["label"]))
