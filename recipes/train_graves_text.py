@@ -6,7 +6,8 @@ Reads a plain-text corpus from --data_dir (see zoo.data.text_corpus), builds the
 character vocabulary from the training split, trains next-character prediction
 on windows of --sequence_length with model.fit (progress bar, TensorBoard,
 a checkpoint each epoch, --resume), reports bits per character on the test
-split, prints a sample and exports a SavedModel whose `generate` signature
+split read in order with the states carried (and with dynamic evaluation,
+--dynamic_learning_rate), prints a sample and exports a SavedModel whose `generate` signature
 takes a prime text, a length, a temperature and a seed.
 """
 
@@ -22,6 +23,7 @@ import tensorflow as tf
 from zoo import export, text, training
 from zoo.data import text_corpus
 from zoo.models import GravesTextModel
+from zoo.models.graves import stream_negative_log_likelihood
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("corpus", "demo", text_corpus.CORPORA, "Corpus to train on.")
@@ -31,6 +33,8 @@ flags.DEFINE_integer("units", 700, "LSTM units per layer.", lower_bound=1)
 flags.DEFINE_integer("num_layers", 7, "LSTM layers.", lower_bound=1)
 flags.DEFINE_integer("sequence_length", 100, "Characters per training window.", lower_bound=1)
 flags.DEFINE_string("sample_prime", "The ", "Prime text of the sample printed after training.")
+flags.DEFINE_float("dynamic_learning_rate", 0.0, "Also report the test BPC with dynamic evaluation (Graves §3.1): "
+                   "a gradient step of this size on each window after scoring it; 0 = not.", lower_bound=0.0)
 # Graves trained with RMSProp (momentum 0.9, learning rate 1e-4) and clipped derivatives.
 training.define_run_flags("runs/graves_text", "savedmodels/graves_text", optimizer="rmsprop", learning_rate=1e-4,
                           batch_size=32)
@@ -58,13 +62,21 @@ def train_and_export():
         training.compile_model(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True), datasets[0])
 
     training.fit(model, datasets[0], datasets[1], backup_dir)
-    bits_per_character = model.evaluate(datasets[2]) / math.log(2)
-    print(f"test bits per character: {bits_per_character:.4f}  ({len(test)} characters)")
+    window_bits = model.evaluate(datasets[2]) / math.log(2)
     if not training.is_chief():
         return
-
-    # Sampled in float32, as exported (the model may have trained in mixed precision).
+    # Evaluated and sampled in float32, as exported (the model may have trained in mixed precision).
     inference = export.portable_copy(model)
+    test_ids = tokenizer.encode(test)
+    bits_per_character = stream_negative_log_likelihood(inference, test_ids, FLAGS.sequence_length) / math.log(2)
+    print(f"test bits per character: {bits_per_character:.4f} reading the test text in order, states carried "
+          f"({len(test)} characters; {window_bits:.4f} on windows that start from zero states)")
+    dynamic_bits = None
+    if FLAGS.dynamic_learning_rate:
+        dynamic_bits = stream_negative_log_likelihood(inference, test_ids, FLAGS.sequence_length,
+                                                      FLAGS.dynamic_learning_rate) / math.log(2)
+        print(f"test bits per character with dynamic evaluation: {dynamic_bits:.4f} "
+              f"(learning rate {FLAGS.dynamic_learning_rate})")
     sample = inference.generate(tokenizer(tf.constant([FLAGS.sample_prime])), 200, 1.0, (FLAGS.seed, 0))
     print("sample:", FLAGS.sample_prime + tokenizer.detokenize(sample)[0].numpy().decode("utf-8"))
 
@@ -72,6 +84,7 @@ def train_and_export():
     path = export.export_graves_text(model, tokenizer, FLAGS.export_dir, tflite=FLAGS.tflite)
     with open(os.path.join(FLAGS.model_dir, "metrics.json"), "w") as f:
         json.dump({"corpus": FLAGS.corpus, "test_bits_per_character": bits_per_character,
+                   "test_bits_per_character_windows": window_bits, "test_bits_per_character_dynamic": dynamic_bits,
                    "test_characters": len(test), "export": path}, f, indent=2)
     print(f"exported: {path}")
 

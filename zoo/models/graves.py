@@ -112,6 +112,54 @@ class GravesTextModel(keras.Model):
                 "num_layers": self.num_layers, "use_cudnn": self.use_cudnn}
 
 
+def stream_negative_log_likelihood(model, ids, window=100, dynamic_learning_rate=0.0):
+    """Nats a character of a `GravesTextModel` reading the stream `ids` in order, its states carried (§3).
+
+    The stream is read in windows of `window` characters, one row, each window
+    starting from the states the previous one ended in: the model sees the
+    whole text before each character, as when Graves evaluates, not windows
+    that start from zero states. With `dynamic_learning_rate` > 0, dynamic
+    evaluation (§3.1; Krause et al. 2018): after scoring a window, one
+    stochastic gradient step on it adapts the weights to the text read so
+    far (the model's weights are restored at the end). Returns the mean of
+    -log p(x_{t+1} | x_1..x_t) over the stream's characters after the first.
+    """
+    ids = np.asarray(ids, np.int32)
+    if len(ids) < 2:
+        raise ValueError(f"the stream needs at least 2 characters, got {len(ids)}")
+    spec = tf.TensorSpec([1, None], tf.int32)
+    state_specs = [[tf.TensorSpec([1, model.units], tf.float32)] * 2 for _ in range(model.num_layers)]
+
+    def window_nll(inputs, targets, states):
+        logits, states = model(inputs, initial_states=states, return_states=True)
+        nll = keras.losses.sparse_categorical_crossentropy(targets, tf.cast(logits, tf.float32), from_logits=True)
+        return tf.reduce_sum(nll), states
+
+    @tf.function(input_signature=[spec, spec, state_specs, tf.TensorSpec([], tf.float32)])
+    def read(inputs, targets, states, learning_rate):
+        with tf.GradientTape() as tape:
+            nll, states = window_nll(inputs, targets, states)
+            mean_nll = nll / tf.cast(tf.size(targets), tf.float32)
+        if dynamic_learning_rate:
+            gradients = tape.gradient(mean_nll, model.trainable_variables)
+            for variable, gradient in zip(model.trainable_variables, gradients):
+                variable.assign_sub(learning_rate * tf.cast(gradient, variable.dtype))
+        return nll, states
+
+    weights = model.get_weights()
+    states = [[tf.zeros((1, model.units)), tf.zeros((1, model.units))] for _ in range(model.num_layers)]
+    total = 0.0
+    try:
+        for start in range(0, len(ids) - 1, window):
+            targets = ids[start + 1: start + window + 1]
+            nll, states = read(ids[None, start: start + len(targets)], targets[None], states,
+                               tf.constant(dynamic_learning_rate, tf.float32))
+            total += float(nll)
+    finally:
+        model.set_weights(weights)
+    return total / (len(ids) - 1)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class GravesHandwritingModel(keras.Model):
     """Unconditional handwriting prediction (§4): pen offsets → SkipStackedRNN → mixture density.
