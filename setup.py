@@ -18,6 +18,8 @@ setup(
         "sacrebleu==2.6.0",
         # Learns the translation models' subword vocabularies (Kudo & Richardson 2018); tensorflow-text runs them.
         "sentencepiece==0.2.3",
+        # word2vec, HAN's pretrained word embeddings (Yang et al. 2016 §3.2; --word2vec_epochs).
+        "gensim==4.4.0",
     ],
     extras_require={
         # LiteRT runs the .tflite files in tests, as on a device (tf.lite.Interpreter is deprecated in TF 2.21);

@@ -14,6 +14,8 @@ import os
 
 from absl import flags, logging
 
+import numpy as np
+
 from zoo import data, export, text, training
 from zoo.models import HierarchicalAttentionNetwork
 
@@ -28,6 +30,11 @@ flags.DEFINE_integer("embedding_dim", 200, "Word embedding size.", lower_bound=1
 flags.DEFINE_integer("gru_units", 50, "GRU units per direction.", lower_bound=1)
 flags.DEFINE_integer("attention_units", 100, "Attention context vector size.", lower_bound=1)
 flags.DEFINE_float("dropout", 0.0, "Dropout on sentence and document vectors.", lower_bound=0.0, upper_bound=0.99)
+flags.DEFINE_float("validation_fraction", 0.1, "Share of the training documents held out (seeded) to validate on "
+                   "each epoch; the test split is read once, at the end.", lower_bound=0.01, upper_bound=0.5)
+flags.DEFINE_integer("word2vec_epochs", 0, "Initialise the word embeddings with word2vec (skip-gram, gensim) "
+                     "learnt for this many epochs on the training documents, as the paper does; 0 = random.",
+                     lower_bound=0)
 # The paper's optimizer: SGD with momentum 0.9, batch 64.
 training.define_run_flags("runs/han", "savedmodels/han", optimizer="sgd", learning_rate=0.01, batch_size=64)
 
@@ -50,8 +57,10 @@ def train_and_export():
     logging.info("%s: %d training and %d test documents, classes %s",
                  FLAGS.dataset, len(train), len(test), train.class_names)
 
+    train, valid = data.hold_out(train, FLAGS.validation_fraction, FLAGS.seed)
     tokenizer = tokenizer_for(train)
     train_ds = data.document_dataset(train, tokenizer, FLAGS.batch_size, shuffle=True, seed=FLAGS.seed)
+    valid_ds = data.document_dataset(valid, tokenizer, FLAGS.batch_size)
     test_ds = data.document_dataset(test, tokenizer, FLAGS.batch_size)
 
     with training.strategy().scope():
@@ -59,9 +68,15 @@ def train_and_export():
             tokenizer.vocabulary_size, len(train.class_names), embedding_dim=FLAGS.embedding_dim,
             gru_units=FLAGS.gru_units, attention_units=FLAGS.attention_units, dropout=FLAGS.dropout)
         model(model.example_input())
+        if FLAGS.word2vec_epochs and not FLAGS.resume:  # a resumed run restores its embeddings
+            vectors, found = text.train_word_vectors(train.texts, tokenizer.vocabulary, FLAGS.embedding_dim,
+                                                     FLAGS.word2vec_epochs, seed=FLAGS.seed)
+            embeddings = model.embedding.embeddings
+            embeddings.assign(np.where(found[:, None], vectors, embeddings.numpy()))
+            logging.info("word2vec: %d of %d vocabulary words initialised", found.sum(), len(found))
         training.compile_model(model, "sparse_categorical_crossentropy", train_ds, metrics=["accuracy"])
 
-    training.fit(model, train_ds, test_ds, backup_dir)
+    training.fit(model, train_ds, valid_ds, backup_dir)
     loss, accuracy = model.evaluate(test_ds, return_dict=False)
     print(f"test accuracy: {accuracy:.4f}  test loss: {loss:.4f}  ({len(test)} documents)")
     if not training.is_chief():

@@ -4,8 +4,9 @@ from zoo.data.documents import (
     DATASETS,
     Documents,
     document_dataset,
+    hold_out,
     load_documents,
 )
 from zoo.data.files import DataError
 
-__all__ = ["DATASETS", "DataError", "Documents", "document_dataset", "load_documents"]
+__all__ = ["DATASETS", "DataError", "Documents", "document_dataset", "hold_out", "load_documents"]

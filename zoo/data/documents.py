@@ -23,6 +23,7 @@ import re
 import sys
 import tarfile
 
+import numpy as np
 import tensorflow as tf
 
 from zoo.data import demo, files
@@ -55,6 +56,21 @@ _ARCHIVES["imdb_ratings"] = _ARCHIVES["imdb"]
 DATASETS = ("demo", "zhang_csv", "movie_review_polarity", "imdb", "imdb_ratings") + ZHANG_SETS
 # aclImdb's labelled reviews are rated 1-4 (neg) or 7-10 (pos); the neutral 5 and 6 were left out by its authors.
 IMDB_RATINGS = ("1", "2", "3", "4", "7", "8", "9", "10")
+
+
+def hold_out(documents, fraction, seed):
+    """`(rest, held out)`: `fraction` of `documents`, drawn with `seed`, held out (e.g. to validate on)."""
+    order = np.random.default_rng(seed).permutation(len(documents))
+    count = max(1, round(fraction * len(documents)))
+    if count >= len(documents):
+        raise DataError(f"cannot hold out {fraction:.0%} of {len(documents)} documents and train on the rest")
+
+    def subset(indices):
+        indices = sorted(indices)
+        return Documents([documents.texts[i] for i in indices], [documents.labels[i] for i in indices],
+                         documents.class_names)
+
+    return subset(order[count:]), subset(order[:count])
 
 
 def load_documents(name, data_dir, download=False):

@@ -15,7 +15,9 @@ from zoo.text.documents import DocumentTokenizer, build_vocabulary, split_docume
 from zoo.text.reserved import END, PAD, START, SUBWORD_RESERVED, UNK, WORD_RESERVED
 from zoo.text.subwords import SubwordTokenizer, build_subword_model
 from zoo.text.tokenizer import Tokenizer, prepare_text
+from zoo.text.word_vectors import train_word_vectors
 
 __all__ = ["CharacterTokenizer", "DocumentTokenizer", "END", "PAD", "START", "SUBWORD_RESERVED", "SubwordTokenizer",
            "Tokenizer", "UNK", "WORD_RESERVED", "build_character_vocabulary", "build_subword_model",
-           "build_vocabulary", "prepare_text", "split_documents"]
+           "build_vocabulary", "prepare_text", "split_documents",
+           "train_word_vectors"]
