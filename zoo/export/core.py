@@ -58,6 +58,18 @@ def checked(condition, message, value):
         return tf.identity(value)
 
 
+def checked_range(signature, name, values, low, high):
+    """`values`, checked at run time to lie in [low, high] (`INVALID_ARGUMENT` naming the argument otherwise)."""
+    return checked(tf.reduce_all((values >= low) & (values <= high)),
+                   [f"{signature}: {name} must be in [{low}, {high}], got", values], values)
+
+
+def checked_non_negative(signature, name, values):
+    """`values`, checked at run time to be finite and >= 0 (`INVALID_ARGUMENT` naming the argument otherwise)."""
+    return checked(tf.reduce_all(tf.math.is_finite(values) & (values >= 0.0)),
+                   [f"{signature}: {name} must be finite and >= 0, got", values], values)
+
+
 def row_status(valid, error):
     """The per-row status every text signature returns: `valid` bool `[batch]`, `error` string `[batch]`.
 

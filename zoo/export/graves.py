@@ -13,8 +13,8 @@ import json
 
 import tensorflow as tf
 
-from zoo.export.core import (SERVING_SIGNATURE, checked, checked_shapes, portable_copy, row_status, same_batch,
-                             write_export)
+from zoo.export.core import (SERVING_SIGNATURE, checked_non_negative, checked_range, checked_shapes, portable_copy,
+                             row_status, same_batch, write_export)
 from zoo.text import prepare_text
 from zoo.text.reserved import UNK_ID
 from zoo.export.tflite import freeze_to_tflite
@@ -51,10 +51,8 @@ def graves_text_generate_function(model, tokenizer, max_length=MAX_GENERATED_CHA
     def generate(text, length, temperature, seed):
         text, length, temperature, seed = same_batch("generate", checked_shapes(
             (text, length, temperature, seed), ([None], [None], [None], [None])))
-        length = checked(tf.reduce_all((length >= 1) & (length <= max_length)),
-                         [f"generate: length must be in [1, {max_length}], got", length], length)
-        temperature = checked(tf.reduce_all(tf.math.is_finite(temperature) & (temperature >= 0.0)),
-                              ["generate: temperature must be finite and >= 0, got", temperature], temperature)
+        length = checked_range("generate", "length", length, 1, max_length)
+        temperature = checked_non_negative("generate", "temperature", temperature)
         # Only the prime's last max_prime characters condition the sample: a huge prime costs no more.
         characters = tf.strings.unicode_split(prepare_text(text), "UTF-8")
         prime = tokenizer(tf.strings.reduce_join(characters[:, -max_prime:], axis=1))
@@ -123,10 +121,8 @@ def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps
                                   tf.TensorSpec([None], tf.int64, name="seed")])
     def sample(steps, bias, seed):
         steps, bias, seed = same_batch("sample", checked_shapes((steps, bias, seed), ([None], [None], [None])))
-        steps = checked(tf.reduce_all((steps >= 1) & (steps <= max_steps)),
-                        [f"sample: steps must be in [1, {max_steps}], got", steps], steps)
-        bias = checked(tf.reduce_all(tf.math.is_finite(bias) & (bias >= 0.0)),
-                       ["sample: bias must be finite and >= 0, got", bias], bias)
+        steps = checked_range("sample", "steps", steps, 1, max_steps)
+        bias = checked_non_negative("sample", "bias", bias)
         rows = tf.shape(steps)[0]
         # Keras's RNNs cannot run a batch of 0 rows: an empty batch draws one row and keeps none of it.
         seeds = tf.pad(tf.stack([seed, tf.zeros_like(seed)], axis=1), [[0, tf.maximum(1 - rows, 0)], [0, 0]])

@@ -13,8 +13,8 @@ import json
 
 import tensorflow as tf
 
-from zoo.export.core import (SERVING_SIGNATURE, checked, checked_shapes, portable_copy, row_status, same_batch,
-                             write_export)
+from zoo.export.core import (SERVING_SIGNATURE, checked, checked_non_negative, checked_shapes, portable_copy,
+                             row_status, same_batch, write_export)
 from zoo.export.tflite import freeze_to_tflite
 
 # Caps, so that one request cannot hold a server for long.
@@ -68,8 +68,7 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
         char_ids = checked(tf.reduce_all(lengths <= max_characters),
                            [f"{signature}: text longer than {max_characters} characters at batch index",
                             tf.where(lengths > max_characters)[:, 0]], char_ids)
-        bias = checked(tf.reduce_all(tf.math.is_finite(bias) & (bias >= 0.0)),
-                       [f"{signature}: bias must be finite and >= 0, got", bias], bias)
+        bias = checked_non_negative(signature, "bias", bias)
         return char_ids, lengths, bias
 
     def answer(out, written_rows):

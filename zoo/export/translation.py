@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from zoo import decoding
 from zoo.data import parallel
-from zoo.export.core import (SERVING_SIGNATURE, checked, checked_shapes, portable_copy, row_status, same_batch,
-                             write_export)
+from zoo.export.core import (SERVING_SIGNATURE, checked, checked_non_negative, checked_range, checked_shapes,
+                             portable_copy, row_status, same_batch, write_export)
 from zoo.export.tflite import freeze_to_tflite
 
 # A cap, so that one request cannot hold a server for long.
@@ -182,12 +182,9 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
     def beam_search(text, beam_size, alpha, beta):
         text, beam_size, alpha, beta = same_batch("beam_search", checked_shapes(
             (text, beam_size, alpha, beta), ([None], [None], [None], [None])))
-        beam_size = checked(tf.reduce_all((beam_size >= 1) & (beam_size <= MAX_BEAM_SIZE)),
-                            [f"beam_search: beam_size must be in [1, {MAX_BEAM_SIZE}], got", beam_size], beam_size)
-        alpha = checked(tf.reduce_all(tf.math.is_finite(alpha) & (alpha >= 0.0)),
-                        ["beam_search: alpha must be finite and >= 0, got", alpha], alpha)
-        beta = checked(tf.reduce_all(tf.math.is_finite(beta) & (beta >= 0.0)),
-                       ["beam_search: beta must be finite and >= 0, got", beta], beta)
+        beam_size = checked_range("beam_search", "beam_size", beam_size, 1, MAX_BEAM_SIZE)
+        alpha = checked_non_negative("beam_search", "alpha", alpha)
+        beta = checked_non_negative("beam_search", "beta", beta)
         beam_size, alpha, beta = (one_value(name, values, default) for name, values, default in (
             ("beam_size", beam_size, beam_size_default), ("alpha", alpha, alpha_default), ("beta", beta, beta_default)))
         out, status = search(text, beam_size, alpha, beta)
