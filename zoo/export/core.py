@@ -81,6 +81,19 @@ def row_status(valid, error):
     return {"valid": valid, "error": tf.where(valid, tf.constant(""), error)}
 
 
+def served_rows(status, outputs, empty=None):
+    """`outputs` with `status` (`row_status`) added; a row that is not valid gets `empty[name]` (default 0 or "").
+
+    Every output's first axis is the batch; the empty value takes each output's dtype and shape.
+    """
+    valid = status["valid"]
+    empty = empty or {}
+    answers = {name: tf.where(tf.reshape(valid, [-1] + [1] * (value.shape.rank - 1)), value,
+                              tf.cast(empty.get(name, "" if value.dtype == tf.string else 0), value.dtype))
+               for name, value in outputs.items()}
+    return {**answers, **status}
+
+
 def same_batch(signature, tensors):
     """The tensors, checked at run time to have one batch size (in TF Serving's row format each input has a row
     each; in the columnar one a client can send any)."""

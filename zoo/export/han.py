@@ -10,7 +10,7 @@ ids `[1, max_sentences, max_words]` (int32, 0 = padding), with `vocab.txt`,
 
 import tensorflow as tf
 
-from zoo.export.core import SERVING_SIGNATURE, portable_copy, row_status, write_export
+from zoo.export.core import SERVING_SIGNATURE, portable_copy, row_status, served_rows, write_export
 from zoo.export.tflite import freeze_to_tflite
 
 # A frozen concrete function's outputs convert to tensors named by position
@@ -37,15 +37,12 @@ def han_serving_function(model, tokenizer, class_names):
         word_ids = tokenizer.to_ids(words)
         status = row_status(tf.reduce_any(word_ids != tokenizer.pad_id, axis=[1, 2]), EMPTY_DOCUMENT)
         probabilities, word_attention, sentence_attention = model(word_ids, return_attention=True)
-        valid = status["valid"]
-        return {
-            "label": tf.where(valid, tf.gather(class_names, tf.argmax(probabilities, axis=-1)), ""),
-            "probabilities": tf.where(valid[:, None], probabilities, 0.0),
-            "word_attention": tf.where(valid[:, None, None], word_attention, 0.0),
-            "sentence_attention": tf.where(valid[:, None], sentence_attention, 0.0),
-            "words": tokenizer.pad(words, ""),
-            **status,
-        }
+        return served_rows(status, {
+            "label": tf.gather(class_names, tf.argmax(probabilities, axis=-1)),
+            "probabilities": probabilities,
+            "word_attention": word_attention,
+            "sentence_attention": sentence_attention,
+        }) | {"words": tokenizer.pad(words, "")}
 
     return serve
 

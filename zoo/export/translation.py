@@ -14,7 +14,7 @@ import tensorflow as tf
 from zoo import decoding
 from zoo.data import parallel
 from zoo.export.core import (SERVING_SIGNATURE, checked, checked_non_negative, checked_range, checked_shapes,
-                             portable_copy, row_status, same_batch, write_export)
+                             portable_copy, row_status, same_batch, served_rows, write_export)
 from zoo.export.tflite import freeze_to_tflite
 
 # A cap, so that one request cannot hold a server for long.
@@ -153,13 +153,6 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
                                    a, b, source_mask=model.padding_mask(source))
         return out, row_status(valid, EMPTY_SOURCE)
 
-    def served(status, outputs, empty):
-        """`outputs` where the row is valid, else `empty` (of each output's dtype): a row's defined answer."""
-        valid = status["valid"]
-        return {name: tf.where(tf.reshape(valid, [-1] + [1] * (value.shape.rank - 1)), value,
-                               tf.cast(empty.get(name, 0), value.dtype))
-                for name, value in outputs.items()}
-
     no_translation = {"translation": "", "translations": "", "score": -float("inf"), "scores": -float("inf")}
 
     @tf.function(input_signature=[_TEXT])
@@ -168,7 +161,7 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
         result = {"translation": tokenizer.detokenize(out["ids"][:, 0]), "score": out["scores"][:, 0]}
         if "attention" in out:
             result["attention"] = out["attention"][:, 0]
-        return {**served(status, result, no_translation), **status}
+        return served_rows(status, result, no_translation)
 
     def one_value(name, values, default):
         """A request-wide argument sent a row each (TF Serving's row format): the same in every row, else an error."""
@@ -193,7 +186,7 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
         result = {"translations": tf.reshape(flat, shape[:2]), "scores": out["scores"]}
         if "attention" in out:
             result["attention"] = out["attention"]
-        return {**served(status, result, no_translation), **status}
+        return served_rows(status, result, no_translation)
 
     @tf.function(input_signature=[_TEXT])
     def greedy(text):
@@ -201,7 +194,7 @@ def translation_functions(model, tokenizer, max_length, beam_size=4, alpha=0.6, 
         status = row_status(valid, EMPTY_SOURCE)
         out = decoding.greedy(step, model.encode(source), tokenizer.start_id, tokenizer.end_id, max_length)
         result = {"translation": tokenizer.detokenize(out["ids"]), "score": out["log_prob"]}
-        return {**served(status, result, no_translation), **status}
+        return served_rows(status, result, no_translation)
 
     pair = [tf.TensorSpec([None], tf.string, name="source"), tf.TensorSpec([None], tf.string, name="target")]
 
