@@ -5,7 +5,10 @@
 Reads a plain-text corpus from --data_dir (see zoo.data.text_corpus), builds the
 character vocabulary from the training split, trains next-character prediction
 on windows of --sequence_length with model.fit (progress bar, TensorBoard,
-a checkpoint each epoch, --resume), reports bits per character on the test
+a checkpoint each epoch, --resume) — consecutive windows of --batch_size
+parts of the stream with the LSTM states carried from window to window, as
+Graves trained (--nocarry_states: independent shuffled windows from zero
+states) — reports bits per character on the test
 split read in order with the states carried (and with dynamic evaluation,
 --dynamic_learning_rate), prints a sample and exports a SavedModel whose `generate` signature
 takes a prime text, a length, a temperature and a seed.
@@ -23,7 +26,7 @@ import tensorflow as tf
 from zoo import export, text, training
 from zoo.data import text_corpus
 from zoo.models import GravesTextModel
-from zoo.models.graves import stream_negative_log_likelihood
+from zoo.models.graves import CarriedStateTrainer, ResetStates, stream_negative_log_likelihood
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("corpus", "demo", text_corpus.CORPORA, "Corpus to train on.")
@@ -32,6 +35,9 @@ flags.DEFINE_bool("download", False, "Fetch a missing corpus from its published 
 flags.DEFINE_integer("units", 700, "LSTM units per layer.", lower_bound=1)
 flags.DEFINE_integer("num_layers", 7, "LSTM layers.", lower_bound=1)
 flags.DEFINE_integer("sequence_length", 100, "Characters per training window.", lower_bound=1)
+flags.DEFINE_bool("carry_states", True, "Train and validate on the stream in order, each window starting from the "
+                  "states the previous one ended in (truncated backpropagation through time, Graves §3); "
+                  "otherwise on shuffled windows that start from zero states.")
 flags.DEFINE_string("sample_prime", "The ", "Prime text of the sample printed after training.")
 flags.DEFINE_float("dynamic_learning_rate", 0.0, "Also report the test BPC with dynamic evaluation (Graves §3.1): "
                    "a gradient step of this size on each window after scoring it; 0 = not.", lower_bound=0.0)
@@ -45,6 +51,18 @@ def tokenizer_for(train):
     return training.run_tokenizer(text.CharacterTokenizer, lambda: text.build_character_vocabulary(train))
 
 
+def windows_negative_log_likelihood(model, dataset):
+    """Nats a character over `dataset`'s windows, each read from zero states."""
+
+    @tf.function
+    def window_totals(inputs, targets):
+        logits = tf.cast(model(inputs), tf.float32)
+        return tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+
+    total = sum(float(window_totals(inputs, targets)) for inputs, targets in dataset)
+    return total / sum(int(tf.size(targets)) for _, targets in dataset)
+
+
 def train_and_export():
     backup_dir = training.prepare_run()
     train, valid, test = text_corpus.read_corpus(FLAGS.corpus, FLAGS.data_dir, FLAGS.download)
@@ -52,28 +70,38 @@ def train_and_export():
     logging.info("%s: %d / %d / %d characters, %d symbols", FLAGS.corpus, len(train), len(valid), len(test),
                  tokenizer.vocabulary_size - 2)
     # The ids the server's tokenizer gives: training reads the text through the same graph ops.
-    datasets = [text_corpus.window_dataset(tokenizer.encode(split), FLAGS.sequence_length,
-                                           FLAGS.batch_size, shuffle=shuffle, seed=FLAGS.seed)
-                for split, shuffle in ((train, True), (valid, False), (test, False))]
+    ids = [tokenizer.encode(split) for split in (train, valid, test)]
+    test_windows = text_corpus.window_dataset(ids[2], FLAGS.sequence_length, FLAGS.batch_size)
+    replicas = training.strategy().num_replicas_in_sync
+    if FLAGS.carry_states:
+        if FLAGS.batch_size % replicas:
+            raise training.RecipeError(f"--carry_states: --batch_size={FLAGS.batch_size} must split evenly across "
+                                       f"{replicas} replicas (each one carries the states of its rows)")
+        train_ds, valid_ds = (text_corpus.stream_dataset(split, FLAGS.sequence_length, FLAGS.batch_size)
+                              for split in ids[:2])
+    else:
+        train_ds, valid_ds = (text_corpus.window_dataset(split, FLAGS.sequence_length, FLAGS.batch_size,
+                                                         shuffle=shuffle, seed=FLAGS.seed)
+                              for split, shuffle in ((ids[0], True), (ids[1], False)))
 
     with training.strategy().scope():
         model = GravesTextModel(tokenizer.vocabulary_size, units=FLAGS.units, num_layers=FLAGS.num_layers)
         model(model.example_input())
-        training.compile_model(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True), datasets[0])
+        trained = CarriedStateTrainer(model, FLAGS.batch_size // replicas) if FLAGS.carry_states else model
+        training.compile_model(trained, keras.losses.SparseCategoricalCrossentropy(from_logits=True), train_ds)
 
-    training.fit(model, datasets[0], datasets[1], backup_dir)
-    window_bits = model.evaluate(datasets[2]) / math.log(2)
+    training.fit(trained, train_ds, valid_ds, backup_dir, callbacks=[ResetStates()] if FLAGS.carry_states else [])
     if not training.is_chief():
         return
+    window_bits = windows_negative_log_likelihood(model, test_windows) / math.log(2)
     # Evaluated and sampled in float32, as exported (the model may have trained in mixed precision).
     inference = export.portable_copy(model)
-    test_ids = tokenizer.encode(test)
-    bits_per_character = stream_negative_log_likelihood(inference, test_ids, FLAGS.sequence_length) / math.log(2)
+    bits_per_character = stream_negative_log_likelihood(inference, ids[2], FLAGS.sequence_length) / math.log(2)
     print(f"test bits per character: {bits_per_character:.4f} reading the test text in order, states carried "
           f"({len(test)} characters; {window_bits:.4f} on windows that start from zero states)")
     dynamic_bits = None
     if FLAGS.dynamic_learning_rate:
-        dynamic_bits = stream_negative_log_likelihood(inference, test_ids, FLAGS.sequence_length,
+        dynamic_bits = stream_negative_log_likelihood(inference, ids[2], FLAGS.sequence_length,
                                                       FLAGS.dynamic_learning_rate) / math.log(2)
         print(f"test bits per character with dynamic evaluation: {dynamic_bits:.4f} "
               f"(learning rate {FLAGS.dynamic_learning_rate})")

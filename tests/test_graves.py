@@ -11,9 +11,11 @@ import tensorflow as tf
 
 from conftest import run_python, run_tflite
 from zoo import export, text
+from zoo.data import text_corpus
+from zoo.data.files import DataError
 from zoo.layers.mdn import MixtureDensityLoss, mixture_negative_log_likelihood
 from zoo.models import GravesHandwritingModel, GravesTextModel
-from zoo.models.graves import stream_negative_log_likelihood
+from zoo.models.graves import CarriedStateTrainer, stream_negative_log_likelihood
 
 VOCABULARY = ["[PAD]", "[UNK]", "\n", " ", "a", "b", "c", "d", "é"]
 
@@ -374,3 +376,83 @@ def test_dynamic_evaluation_adapts_to_the_text_read_and_restores_the_weights(tex
     assert dynamic < 0.75 * static  # it learns the repetition as it reads (measured 1.47 against 2.22 nats)
     for before, after in zip(weights, text_model.get_weights()):
         np.testing.assert_array_equal(before, after)
+
+
+def test_stream_batches_go_on_row_by_row_from_the_previous_batch():
+    ids = np.arange(2, 50, dtype=np.int32)  # 48 characters → 3 rows of 2 windows of 7 (+ 1 target), 5 left out
+    batches = [(x.numpy(), y.numpy()) for x, y in text_corpus.stream_dataset(ids, 7, 3)]
+    assert len(batches) == 2 and all(x.shape == y.shape == (3, 7) for x, y in batches)
+    rows = np.concatenate([x for x, _ in batches], axis=1)  # each row: one consecutive part of the stream
+    np.testing.assert_array_equal(rows, ids[:42].reshape(3, 14))
+    np.testing.assert_array_equal(np.concatenate([y for _, y in batches], axis=1), ids[1:43].reshape(3, 14))
+    with pytest.raises(DataError, match="shorter than 3 rows of 8"):
+        text_corpus.stream_dataset(ids[:20], 7, 3)
+
+
+def test_carried_states_read_each_row_as_one_sequence_and_reset(text_model):
+    stream = np.random.default_rng(4).integers(2, len(VOCABULARY), (2, 12)).astype(np.int32)
+    trainer = CarriedStateTrainer(text_model, rows=2)
+    windows = [trainer(stream[:, start: start + 4]) for start in (0, 4, 8)]
+    logits, states = text_model(stream, return_states=True)
+    np.testing.assert_allclose(np.concatenate(windows, axis=1), logits, atol=1e-5)
+    for carried, expected in zip(trainer.states, states):
+        np.testing.assert_allclose(carried[0], expected[0], atol=1e-5)
+        np.testing.assert_allclose(carried[1], expected[1], atol=1e-5)
+    trainer.reset_states()
+    np.testing.assert_allclose(trainer(stream[:, :4]), logits[:, :4], atol=1e-5)  # from zero states again
+
+
+def test_gradients_stop_at_the_window_start(text_model):
+    """Truncated BPTT: a window's gradient is the one of the model started from the (constant) carried states."""
+    stream = np.random.default_rng(5).integers(2, len(VOCABULARY), (2, 10)).astype(np.int32)
+    trainer = CarriedStateTrainer(text_model, rows=2)
+    trainer(stream[:, :5])
+    carried = [[tf.constant(h), tf.constant(c)] for h, c in trainer.states]
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    with tf.GradientTape(persistent=True) as tape:
+        through_trainer = loss(stream[:, 6:], trainer(stream[:, 5:9]))
+        from_constants = loss(stream[:, 6:], text_model(stream[:, 5:9], initial_states=carried))
+    for a, b in zip(tape.gradient(through_trainer, text_model.trainable_variables),
+                    tape.gradient(from_constants, text_model.trainable_variables)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert all(g is None for g in tape.gradient(through_trainer, [v for layer in trainer.states for v in layer]))
+
+
+def test_carried_state_trainer_round_trips_its_config(text_model):
+    trainer = CarriedStateTrainer(text_model, rows=3)
+    again = CarriedStateTrainer.from_config(trainer.get_config())
+    assert again.rows == 3 and again.model.units == text_model.units
+    assert [tuple(v.shape) for layer in again.states for v in layer] == [(3, 12)] * 4
+
+
+def test_carried_states_are_per_replica_under_a_mirrored_strategy(tmp_path):
+    """Two replicas, each carrying the states of its half of the rows, train exactly as one device does."""
+    script = tmp_path / "mirrored.py"
+    script.write_text('''
+import json, sys
+import numpy as np, tensorflow as tf
+tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
+                                           [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from zoo.data.text_corpus import stream_dataset
+from zoo.models import GravesTextModel
+from zoo.models.graves import CarriedStateTrainer, ResetStates
+ids = np.random.default_rng(0).integers(2, 10, 400).astype(np.int32)
+histories = []
+for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
+    keras.utils.set_random_seed(1)
+    with strategy.scope():
+        model = GravesTextModel(10, units=8, num_layers=2)
+        model(model.example_input())
+        trainer = CarriedStateTrainer(model, rows=4 // strategy.num_replicas_in_sync)
+        trainer.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    dataset = stream_dataset(ids, 10, 4)
+    histories.append(trainer.fit(dataset, epochs=2, validation_data=dataset, callbacks=[ResetStates()],
+                                 verbose=0).history)
+print(json.dumps(histories))
+''')
+    result = run_python([str(script)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    one, two = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(two[key], one[key], rtol=1e-5)

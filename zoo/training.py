@@ -218,7 +218,7 @@ def average_weights(model, paths):
     model.set_weights([np.mean(values, axis=0).astype(values[0].dtype) for values in zip(*collected)])
 
 
-def fit(model, train_ds, validation_ds, backup_dir):
+def fit(model, train_ds, validation_ds, backup_dir, callbacks=()):
     """`model.fit` with checkpoints (resumable) and TensorBoard logs; with --average_epochs, averages the weights.
 
     The model and its optimizer must be built: BackupAndRestore restores into
@@ -239,6 +239,8 @@ def fit(model, train_ds, validation_ds, backup_dir):
     last epoch the model's weights become the mean of those N: evaluation,
     the .keras file and the export get the average; the checkpoint keeps
     the last weights, so a resumed run trains on from them.
+
+    `callbacks` go to `model.fit` after the run's own.
     """
     steps_per_epoch = FLAGS.steps_per_epoch or None
     if steps_per_epoch:
@@ -258,6 +260,7 @@ def fit(model, train_ds, validation_ds, backup_dir):
         BackupAndRestore(backup_dir, save_freq=FLAGS.checkpoint_steps or "epoch", double_checkpoint=True,
                          delete_checkpoint=False),
         keras.callbacks.TensorBoard(log_dir),
+        *callbacks,
     ]
     epochs_dir = os.path.join(worker_dir or FLAGS.model_dir, EPOCH_WEIGHTS)
     if FLAGS.average_epochs > 1:

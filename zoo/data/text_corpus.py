@@ -15,6 +15,7 @@ published format:
 import os
 import zipfile
 
+import numpy as np
 import tensorflow as tf
 
 from zoo.data import demo, files
@@ -85,9 +86,9 @@ def _read_text8(path):
 def window_dataset(ids, sequence_length, batch_size, shuffle=False, seed=None):
     """(inputs, next-character targets) windows `[batch, sequence_length]` of an id stream.
 
-    Windows do not overlap and each starts from zero LSTM states (Graves
-    carried states across windows; fresh states make batches independent, so
-    they can be shuffled and split across replicas).
+    Windows do not overlap and each starts from zero LSTM states: batches
+    are independent, so they can be shuffled. Graves carried the states from
+    window to window instead: see `stream_dataset`.
     """
     windows = len(ids) // (sequence_length + 1)
     if windows == 0:
@@ -97,3 +98,26 @@ def window_dataset(ids, sequence_length, batch_size, shuffle=False, seed=None):
     if shuffle:
         dataset = dataset.shuffle(windows, seed=seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def stream_dataset(ids, sequence_length, batch_size):
+    """(inputs, targets) `[batch_size, sequence_length]` that go on from the previous batch, row by row.
+
+    The stream is cut into `batch_size` consecutive parts, one a row; batch k
+    holds characters k·T .. (k+1)·T - 1 of every part (T = sequence_length),
+    in order, so a model that carries each row's LSTM states from one batch to
+    the next reads every part from its start (truncated backpropagation
+    through time, as Graves trained, §3; `zoo.models.graves.CarriedStateTrainer`).
+    Every batch is full: the stream's last characters, fewer than
+    `batch_size` · T + 1, are left out. Not shuffled: order is the point.
+    """
+    part = (len(ids) - 1) // batch_size
+    windows = part // sequence_length
+    if windows == 0:
+        raise DataError(f"text of {len(ids)} characters is shorter than {batch_size} rows of {sequence_length + 1}")
+    part = windows * sequence_length
+    rows = [ids[r * part: (r + 1) * part + 1] for r in range(batch_size)]
+    inputs = np.stack([row[:-1] for row in rows]).reshape(batch_size, windows, sequence_length)
+    targets = np.stack([row[1:] for row in rows]).reshape(batch_size, windows, sequence_length)
+    dataset = tf.data.Dataset.from_tensor_slices((inputs.transpose(1, 0, 2), targets.transpose(1, 0, 2)))
+    return dataset.prefetch(tf.data.AUTOTUNE)

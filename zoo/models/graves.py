@@ -161,6 +161,96 @@ def stream_negative_log_likelihood(model, ids, window=100, dynamic_learning_rate
 
 
 @keras.saving.register_keras_serializable(package="zoo")
+class CarriedStateTrainer(keras.Model):
+    """Trains a `GravesTextModel` with its LSTM states carried from batch to batch (truncated BPTT, §3).
+
+    Graves trained on one stream, each window starting from the states the
+    previous window ended in, so the network learns to use context longer
+    than a window; gradients stop at the window's start. This model holds
+    those states, one row of `[h, c]` per layer for each row of the batch,
+    reads them as the initial states of every call and keeps the states the
+    call ends in. Feed it `zoo.data.text_corpus.stream_dataset` batches
+    (row r of each batch goes on from row r of the previous one) and reset
+    the states where a stream starts again (`reset_states`, `ResetStates`).
+
+    Under a `tf.distribute` strategy each replica holds the states of its own
+    rows (variables synchronised on read): the strategy gives every replica
+    the same rows of each global batch, step after step.
+
+    Args:
+        model: the `GravesTextModel` to train; it shares its weights with this one.
+        rows: rows of a batch on one replica (the global batch size divided by
+            the replicas in sync); every batch must have exactly these many.
+
+    Call arguments:
+        char_ids: int `[rows, time]`, no padding.
+        training: passed to the model.
+
+    Returns:
+        logits `[rows, time, vocabulary_size]`; the states move on by `time` steps.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from zoo.models import GravesTextModel
+    >>> from zoo.models.graves import CarriedStateTrainer
+    >>> model = GravesTextModel(vocabulary_size=10, units=8, num_layers=2)
+    >>> trainer = CarriedStateTrainer(model, rows=2)
+    >>> stream = np.array([[4, 5, 6, 7, 8, 9], [9, 8, 7, 6, 5, 4]])
+    >>> _ = trainer(stream[:, :3]), trainer(stream[:, 3:])  # two windows, states carried
+    >>> bool(np.allclose(trainer.states[0][0], model(stream, return_states=True)[1][0][0], atol=1e-6))
+    True
+    """
+
+    def __init__(self, model, rows, **kwargs):
+        super().__init__(**kwargs)
+        if rows < 1:
+            raise ValueError(f"rows must be positive, got {rows}")
+        self.model = model
+        self.rows = rows
+        self.states = [[keras.Variable(np.zeros((rows, model.units), np.float32), trainable=False, name=f"{part}_{n}",
+                                       synchronization="on_read", aggregation="only_first_replica")
+                        for part in ("h", "c")] for n in range(model.num_layers)]
+        self.built = model.built  # its only other weights are the model's
+
+    def build(self, input_shape):
+        if not self.model.built:
+            self.model(self.model.example_input())
+
+    def call(self, char_ids, training=False):
+        initial = [[ops.cast(state, self.model.compute_dtype) for state in layer] for layer in self.states]
+        logits, states = self.model(char_ids, initial_states=initial, return_states=True, training=training)
+        for variables, values in zip(self.states, states):
+            for variable, value in zip(variables, values):
+                variable.assign(ops.cast(ops.stop_gradient(value), variable.dtype))
+        return logits
+
+    def reset_states(self):
+        """Zero states: the next batch starts each row's stream from its beginning."""
+        for variables in self.states:
+            for variable in variables:
+                variable.assign(np.zeros(variable.shape, np.float32))
+
+    def get_config(self):
+        return {**super().get_config(), "model": keras.saving.serialize_keras_object(self.model), "rows": self.rows}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(keras.saving.deserialize_keras_object(config.pop("model")), **config)
+
+
+class ResetStates(keras.callbacks.Callback):
+    """Resets a `CarriedStateTrainer`'s states where its streams start again: each epoch and each evaluation."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.reset_states()
+
+    def on_test_begin(self, logs=None):
+        self.model.reset_states()
+
+
+@keras.saving.register_keras_serializable(package="zoo")
 class GravesHandwritingModel(keras.Model):
     """Unconditional handwriting prediction (§4): pen offsets → SkipStackedRNN → mixture density.
 
