@@ -64,12 +64,15 @@ def test_smoke_run_exports(name, flags, tmp_path):
 def test_resume_continues_with_the_saved_vocabulary_and_averages_the_last_epochs(tmp_path):
     smoke_run("gnmt", tmp_path, "--average_epochs=2")
     resumed = recipe("gnmt", tmp_path, "--resume", "--epochs=2", "--steps_per_epoch=2", "--eval_sentences=4",
-                     "--notflite", "--average_epochs=2")
+                     "--notflite", "--average_epochs=2", "--tune_sentences=4")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
     assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1", "2"]
     assert sorted(os.listdir(tmp_path / "run" / "epoch_weights")) == ["epoch_0001.weights.h5", "epoch_0002.weights.h5"]
     assert "Averaging the weights of 2 epochs: ['epoch_0001.weights.h5', 'epoch_0002.weights.h5']" in resumed.stderr
+    # What the averaging gained, measured on validation beside the last epoch's own weights.
+    last_epoch_bleu = metrics(tmp_path)["validation_bleu_last_epoch_weights"]
+    assert f"{last_epoch_bleu:.2f} with the last epoch's" in resumed.stdout
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -12,7 +12,9 @@ their model's flags and a `build_model(vocabulary_size)`, and hand it to
    --average_epochs) with --dropout and the cross-entropy of labels
    smoothed by --label_smoothing; padding is not a target;
 3. with --tune_beam_sizes / --tune_alphas / --tune_betas, choose the beam
-   size, α and β by BLEU on the validation split (never on test);
+   size, α and β by BLEU on the validation split (never on test); with
+   --average_epochs, also report the validation BLEU of the last epoch's
+   own weights beside the average's (what the averaging gained);
 4. report the test split's token perplexity, corpus BLEU (sacrebleu,
    its default 13a tokenisation, on detokenised output against the raw
    references) and chrF of the beam search that the export serves;
@@ -119,6 +121,19 @@ def decoding_grid():
     return list(itertools.product(beams, alphas, betas))
 
 
+def validation_bleu(search, valid, batch_size, beam_size, alpha, beta):
+    """BLEU on the first --tune_sentences pairs of `valid` of a `beam_search` signature's best hypotheses."""
+    count = FLAGS.tune_sentences or len(valid)
+    sources, references = valid.sources[:count], valid.targets[:count]
+    hypotheses = []
+    for start in range(0, len(sources), batch_size):
+        batch = sources[start: start + batch_size]
+        out = search(text=tf.constant(batch), beam_size=tf.constant([beam_size] * len(batch)),
+                     alpha=tf.constant([alpha] * len(batch)), beta=tf.constant([beta] * len(batch)))
+        hypotheses.extend(t.decode("utf-8") for t in out["translations"][:, 0].numpy())
+    return sacrebleu.corpus_bleu(hypotheses, [references]).score
+
+
 def choose_decoding(search, valid, batch_size):
     """The (beam size, α, β) of `decoding_grid()` with the best BLEU on `valid`, and each one's BLEU.
 
@@ -126,20 +141,23 @@ def choose_decoding(search, valid, batch_size):
     the first --tune_sentences pairs of `valid` are translated.
     """
     grid = decoding_grid()
-    count = FLAGS.tune_sentences or len(valid)
-    sources, references = valid.sources[:count], valid.targets[:count]
     scores = {}
     for beam_size, alpha, beta in grid:
-        hypotheses = []
-        for start in range(0, len(sources), batch_size):
-            batch = sources[start: start + batch_size]
-            out = search(text=tf.constant(batch), beam_size=tf.constant([beam_size] * len(batch)),
-                         alpha=tf.constant([alpha] * len(batch)), beta=tf.constant([beta] * len(batch)))
-            hypotheses.extend(t.decode("utf-8") for t in out["translations"][:, 0].numpy())
-        scores[(beam_size, alpha, beta)] = sacrebleu.corpus_bleu(hypotheses, [references]).score
+        scores[(beam_size, alpha, beta)] = validation_bleu(search, valid, batch_size, beam_size, alpha, beta)
         print(f"validation BLEU {scores[(beam_size, alpha, beta)]:.2f}: beam {beam_size}, α {alpha}, β {beta}  "
-              f"({len(sources)} sentences)")
+              f"({min(FLAGS.tune_sentences or len(valid), len(valid))} sentences)")
     return max(grid, key=lambda choice: scores[choice]), scores
+
+
+def averaging_gain(model, tokenizer, valid, beam_size, alpha, beta):
+    """With --average_epochs > 1: validation BLEU of the last epoch's own weights, to set beside the average's."""
+    paths = training.epoch_weight_files(os.path.join(FLAGS.model_dir, training.EPOCH_WEIGHTS))
+    if FLAGS.average_epochs == 1 or len(paths) < 2:
+        return None
+    last = export.portable_copy(model)
+    last.load_weights(paths[-1])
+    search = export.translation_functions(last, tokenizer, FLAGS.max_length, beam_size, alpha, beta)["beam_search"]
+    return validation_bleu(search, valid, FLAGS.batch_size, beam_size, alpha, beta)
 
 
 def train_and_export(name, build_model):
@@ -171,6 +189,13 @@ def train_and_export(name, build_model):
         (beam_size, alpha, beta), tuning = choose_decoding(signatures["beam_search"], valid, FLAGS.batch_size)
         print(f"chosen on validation: beam {beam_size}, α {alpha}, β {beta}")
         signatures = export.translation_functions(inference, tokenizer, FLAGS.max_length, beam_size, alpha, beta)
+    chosen_bleu = tuning.get((beam_size, alpha, beta))
+    last_epoch_bleu = averaging_gain(inference, tokenizer, valid, beam_size, alpha, beta)
+    if last_epoch_bleu is not None:
+        if chosen_bleu is None:
+            chosen_bleu = validation_bleu(signatures["beam_search"], valid, FLAGS.batch_size, beam_size, alpha, beta)
+        print(f"validation BLEU {chosen_bleu:.2f} with the mean of the last {FLAGS.average_epochs} epochs' weights, "
+              f"{last_epoch_bleu:.2f} with the last epoch's")
     count = FLAGS.eval_sentences or len(test)
     hypotheses = translate_all(signatures[export.SERVING_SIGNATURE], test.sources[:count], FLAGS.batch_size)
     bleu = sacrebleu.corpus_bleu(hypotheses, [test.targets[:count]])
@@ -191,6 +216,7 @@ def train_and_export(name, build_model):
                    "beam_size": beam_size, "alpha": alpha, "beta": beta,
                    "validation_bleu": [{"beam_size": b, "alpha": a, "beta": c, "bleu": score}
                                        for (b, a, c), score in tuning.items()],
+                   "validation_bleu_last_epoch_weights": last_epoch_bleu,
                    "export": path}, f, indent=2)
     print(f"exported: {path}")
 
