@@ -1,9 +1,10 @@
 """Reusable Keras layers of the zoo."""
 
 from zoo.layers.attention import AdditiveAttention
+from zoo.layers.context_gru import ContextGRU
 from zoo.layers.maxout import Maxout
 from zoo.layers.mdn import MixtureDensityOutput
 from zoo.layers.soft_window import SoftWindow, WindowedLSTM
 from zoo.layers.stacked_rnn import SkipStackedRNN
 
-__all__ = ["AdditiveAttention", "Maxout", "MixtureDensityOutput", "SkipStackedRNN", "SoftWindow", "WindowedLSTM"]
+__all__ = ["AdditiveAttention", "ContextGRU", "Maxout", "MixtureDensityOutput", "SkipStackedRNN", "SoftWindow", "WindowedLSTM"]

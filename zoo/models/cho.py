@@ -4,6 +4,7 @@ Translation" (arXiv 1406.1078)."""
 import keras
 from keras import ops
 
+from zoo.layers.context_gru import ContextGRU
 from zoo.layers.maxout import Maxout
 from zoo.models.encoder_decoder import EncoderDecoder
 
@@ -24,7 +25,9 @@ class ChoEncoderDecoder(EncoderDecoder):
         s'_t = O_h h'_t + O_y e(y_{t-1}) + O_c c
 
     followed by a softmax G s_t (`projection`). The GRU is the paper's: the
-    reset gate acts before the recurrent matrix (Keras's `reset_after=False`).
+    reset gate acts before the recurrent matrix (Keras's `reset_after=False`);
+    `ContextGRU` runs it with the input and context products out of the time
+    loop (c is projected once per sentence), with Keras's GRU's weights.
 
     Defaults are the paper's: 1000 hidden units, 100-dimensional embeddings,
     500 maxout units. Call arguments, `encode` and `decode_step`: see
@@ -53,20 +56,19 @@ class ChoEncoderDecoder(EncoderDecoder):
         super().__init__(vocabulary_size, embedding_dim, dropout, **kwargs)
         self.units = units
         self.maxout_units = maxout_units
-        self.encoder = keras.layers.GRU(units, reset_after=False, name="encoder")
+        self.encoder = ContextGRU(units, name="encoder")
         self.summary = keras.layers.Dense(units, activation="tanh", name="summary")  # c = tanh(V h_T)
         self.decoder_start = keras.layers.Dense(units, activation="tanh", name="decoder_start")  # tanh(V' c)
-        self.decoder = keras.layers.GRU(units, reset_after=False, return_sequences=True, name="decoder")
+        self.decoder = ContextGRU(units, return_sequences=True, name="decoder")  # over [e(y_{t-1}); c]
         self.maxout = Maxout(maxout_units, pool_size=2, name="maxout")
         self.projection = keras.layers.Dense(vocabulary_size, name="projection")  # G
 
     def teacher_forcing(self, source_ids, decoder_inputs, training=False):
         c = self.context(source_ids, training)
         embedded = self.drop(self.target_embedding(decoder_inputs), training)
+        hidden = self.decoder(embedded, context=c, mask=self.padding_mask(decoder_inputs),
+                              initial_state=self.decoder_start(c), training=training)
         c_each_step = ops.broadcast_to(c[:, None], (*ops.shape(embedded)[:2], self.units))
-        hidden = self.decoder(ops.concatenate([embedded, c_each_step], axis=-1),
-                              mask=self.padding_mask(decoder_inputs), initial_state=self.decoder_start(c),
-                              training=training)
         return self.projection(self.drop(self._maxout(hidden, embedded, c_each_step), training)), None
 
     def _maxout(self, hidden, embedded, c):
