@@ -58,6 +58,22 @@ def test_gradients_reach_every_weight(model):
         assert float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(grad)))) > 0, variable.path
 
 
+def test_training_reads_only_the_real_sentences_to_the_same_result(model):
+    """Training gathers the sentences that have words (less work); outputs, attention and gradients are those
+    of reading every row, as inference does (no dropout in this model)."""
+    loss = keras.losses.SparseCategoricalCrossentropy()
+    labels = tf.constant([1, 2])
+    with tf.GradientTape(persistent=True) as tape:
+        trained = model(IDS, training=True, return_attention=True)
+        inferred = model(IDS, training=False, return_attention=True)
+        trained_loss, inferred_loss = loss(labels, trained[0]), loss(labels, inferred[0])
+    for a, b in zip(trained, inferred):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    for a, b in zip(tape.gradient(trained_loss, model.trainable_variables),
+                    tape.gradient(inferred_loss, model.trainable_variables)):
+        np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), atol=1e-6)
+
+
 def test_keras_save_and_load_round_trip(model, tmp_path):
     path = tmp_path / "han.keras"
     model.save(path)

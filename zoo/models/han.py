@@ -16,6 +16,7 @@ Defaults are the paper's: embedding 200, GRU 50 per direction, attention
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from zoo.layers.attention import AdditiveAttention
@@ -111,9 +112,10 @@ class HierarchicalAttentionNetwork(keras.Model):
     def call(self, word_ids, training=False, return_attention=False):
         batch, sentences, words = ops.shape(word_ids)[0], ops.shape(word_ids)[1], ops.shape(word_ids)[2]
         flat_ids = ops.reshape(word_ids, (-1, words))
-        word_mask = ops.not_equal(flat_ids, PAD_ID)
-        h = self.word_encoder(self.embedding(flat_ids), mask=word_mask, training=training)
-        sentence_vectors, word_weights = self.word_attention(h, mask=word_mask)
+        if training and not self.jit_compile:  # XLA compiles static shapes only: it reads every row
+            sentence_vectors, word_weights = self._read_real_sentences(flat_ids, training)
+        else:
+            sentence_vectors, word_weights = self._read_sentences(flat_ids, training)
         sentence_vectors = ops.reshape(sentence_vectors, (batch, sentences, 2 * self.gru_units))
         sentence_vectors = self.dropout_layer(sentence_vectors, training=training)
 
@@ -124,6 +126,27 @@ class HierarchicalAttentionNetwork(keras.Model):
         if return_attention:
             return probabilities, ops.reshape(word_weights, (batch, sentences, words)), sentence_weights
         return probabilities
+
+    def _read_sentences(self, flat_ids, training):
+        """Word encoder and attention over sentences `[rows, words]` → (s_i `[rows, 2 * gru_units]`, α_it)."""
+        word_mask = ops.not_equal(flat_ids, PAD_ID)
+        h = self.word_encoder(self.embedding(flat_ids), mask=word_mask, training=training)
+        return self.word_attention(h, mask=word_mask)
+
+    def _read_real_sentences(self, flat_ids, training):
+        """`_read_sentences` over the sentences that have a word only, scattered back (zeros for empty ones).
+
+        The same numbers as reading every row (an empty sentence gets s_i = 0
+        and α = 0 either way) for less work: padded sentences are often half of
+        a batch. Training only: the gathered batch has a dynamic size, which the
+        fixed-shape TFLite graph of the export cannot have.
+        """
+        real = ops.any(ops.not_equal(flat_ids, PAD_ID), axis=-1)
+        rows = tf.where(real)
+        vectors, weights = self._read_sentences(tf.gather_nd(flat_ids, rows), training)
+        shape = tf.shape(flat_ids, out_type=tf.int64)
+        return (tf.scatter_nd(rows, vectors, tf.stack([shape[0], 2 * self.gru_units])),
+                tf.scatter_nd(rows, weights, shape))
 
     def get_config(self):
         return {
