@@ -93,9 +93,9 @@ def train_and_export():
     training.fit(trained, train_ds, valid_ds, backup_dir, callbacks=[ResetStates()] if FLAGS.carry_states else [])
     if not training.is_chief():
         return
-    window_bits = windows_negative_log_likelihood(model, test_windows) / math.log(2)
     # Evaluated and sampled in float32, as exported (the model may have trained in mixed precision).
     inference = export.portable_copy(model)
+    window_bits = windows_negative_log_likelihood(inference, test_windows) / math.log(2)
     bits_per_character = stream_negative_log_likelihood(inference, ids[2], FLAGS.sequence_length) / math.log(2)
     print(f"test bits per character: {bits_per_character:.4f} reading the test text in order, states carried "
           f"({len(test)} characters; {window_bits:.4f} on windows that start from zero states)")
