@@ -1,12 +1,16 @@
-"""The zoo's architectures written the obvious Keras way: functional models of stock layers, fixed input shapes.
+"""The zoo's architectures written the obvious Keras way: functional models of stock layers.
 
-Each has the zoo model's layers and sizes (the benchmark checks the parameter
-counts are equal) and relies on Keras's own mask propagation
-(`Embedding(mask_zero=True)`). No bucketing, no tuning: inputs are padded to
-the data set's maximum length and `compile()` keeps its defaults (the loss is the zoo's).
+Each has the zoo model's layers and sizes (tests/test_benchmark_models.py
+checks the weights' shapes and the parameter counts are equal) and relies on
+Keras's own mask propagation (`Embedding(mask_zero=True)`); `compile()`
+keeps its defaults (the loss is the zoo's). A length of None (what the
+benchmark builds) takes batches of any padded length: the zoo's bucketed
+batches for the headline ratios, arrays padded to the data set's maximum for
+the "as each user would write it" column.
 """
 
 import keras
+import tensorflow as tf
 from keras import layers, ops
 
 
@@ -34,15 +38,28 @@ class AttentionPooling(layers.Layer):
         return None
 
 
-def han(vocabulary_size, classes, sentences, words, embedding, gru, attention):
-    word_ids = keras.Input((words,), dtype="int32")
-    x = layers.Embedding(vocabulary_size, embedding, mask_zero=True)(word_ids)
-    x = layers.Bidirectional(layers.GRU(gru, return_sequences=True))(x)
-    sentence_encoder = keras.Model(word_ids, AttentionPooling(attention)(x))
+class SentencesAsRows(layers.Layer):
+    """Word ids [batch, sentences, words] → [batch · sentences, words]: every sentence a row of one GRU call."""
 
+    def call(self, document):
+        return ops.reshape(document, (-1, ops.shape(document)[2]))
+
+
+class RowsAsSentences(layers.Layer):
+    """Sentence vectors [batch · sentences, features] → [batch, sentences, features], the document's shape."""
+
+    def call(self, vectors, document):
+        return ops.reshape(vectors, (ops.shape(document)[0], ops.shape(document)[1], vectors.shape[-1]))
+
+
+def han(vocabulary_size, classes, sentences, words, embedding, gru, attention):
+    """The word encoder runs once over the sentences as rows (not `TimeDistributed`, which Keras 3 runs as a
+    Python loop over one copy of the sentence model a sentence); same weights."""
     document = keras.Input((sentences, words), dtype="int32")
+    x = layers.Embedding(vocabulary_size, embedding, mask_zero=True)(SentencesAsRows()(document))
+    x = layers.Bidirectional(layers.GRU(gru, return_sequences=True))(x)
+    s = RowsAsSentences()(AttentionPooling(attention)(x), document)
     sentence_mask = ops.any(ops.not_equal(document, 0), axis=-1)
-    s = layers.TimeDistributed(sentence_encoder)(document)
     s = layers.Bidirectional(layers.GRU(gru, return_sequences=True))(s, mask=sentence_mask)
     v = AttentionPooling(attention)(s, mask=sentence_mask)
     return keras.Model(document, layers.Dense(classes, activation="softmax")(v))
@@ -74,9 +91,24 @@ def _translation_inputs(length):
     return keras.Input((length,), dtype="int32"), keras.Input((length,), dtype="int32")
 
 
+class ReverseWithinLength(layers.Layer):
+    """Each row's real ids in reverse order, padding (0) left at the end: Sutskever's reversed source."""
+
+    def call(self, ids):
+        lengths = ops.sum(ops.cast(ops.not_equal(ids, 0), "int32"), axis=1)
+        return tf.reverse_sequence(ids, lengths, seq_axis=1, batch_axis=0)
+
+
+class RepeatAlongTime(layers.Layer):
+    """c [batch, features] at every step of y [batch, time, ...]: `RepeatVector` for a time axis of any length."""
+
+    def call(self, c, y):
+        return ops.broadcast_to(c[:, None, :], (ops.shape(y)[0], ops.shape(y)[1], c.shape[-1]))
+
+
 def sutskever(vocabulary_size, length, embedding, units, num_layers):
     source, target = _translation_inputs(length)
-    x, states = layers.Embedding(vocabulary_size, embedding, mask_zero=True)(source), []
+    x, states = layers.Embedding(vocabulary_size, embedding, mask_zero=True)(ReverseWithinLength()(source)), []
     for _ in range(num_layers):
         x, h, c = layers.LSTM(units, return_sequences=True, return_state=True)(x)
         states.append([h, c])
@@ -92,11 +124,11 @@ def cho(vocabulary_size, length, embedding, units, maxout):
     c = layers.Dense(units, activation="tanh")(h)
     start = layers.Dense(units, activation="tanh")(c)
     y = layers.Embedding(vocabulary_size, embedding, mask_zero=True)(target)
-    c_each_step = layers.RepeatVector(length)(c)
+    c_each_step = RepeatAlongTime()(c, y)
     decoded = layers.GRU(units, reset_after=False, return_sequences=True)(
         layers.Concatenate()([y, c_each_step]), initial_state=start)
     pieces = layers.Dense(2 * maxout)(layers.Concatenate()([decoded, y, c_each_step]))
-    hidden = ops.max(layers.Reshape((length, maxout, 2))(pieces), axis=-1)
+    hidden = ops.max(layers.Reshape((-1, maxout, 2))(pieces), axis=-1)
     return keras.Model([source, target], layers.Dense(vocabulary_size)(hidden))
 
 

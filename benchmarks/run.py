@@ -36,6 +36,10 @@ flags.DEFINE_string("datasets_dir", os.path.join(ROOT, "..", "shared", "datasets
 flags.DEFINE_string("json", None, "Where to write every measurement (default: benchmarks/results.json, or "
                     "benchmarks/results-quick.json with --quick, so a quick run keeps the full tables).")
 flags.DEFINE_bool("xla", False, "Training: also time the zoo path with jit_compile=True.")
+flags.DEFINE_bool("as_written", True, "Training: also time plain Keras and PyTorch on their own input (padded to "
+                  "the data set's maximum; padded per batch and packed), the 'as each user would write it' columns.")
+flags.DEFINE_integer("train_warmup", None, "Training: warm-up batches (default 3, 2 with --quick).")
+flags.DEFINE_integer("train_steps", None, "Training: timed batches (default 20, 4 with --quick).")
 flags.DEFINE_list("trained", [], "Decoding and serving: MODEL:CONFIG pairs, e.g. "
                   "gnmt:recipes/configs/gnmt_multi30k.flags, to measure the finished run of that recipe config "
                   "instead of training the model's demo config.")
@@ -71,30 +75,57 @@ def training_section(models, scratch):
     import workloads
 
     warmup, steps = (2, 4) if FLAGS.quick else (3, 20)
+    warmup = warmup if FLAGS.train_warmup is None else FLAGS.train_warmup
+    steps = steps if FLAGS.train_steps is None else FLAGS.train_steps
+    repeats = 2 if FLAGS.quick else 5
+    peak = training.peak_rate(1024 if FLAGS.quick else 2048, repeats)
     builders = {"han": lambda: workloads.han(FLAGS.datasets_dir, scratch),
                 "graves_text": lambda: workloads.graves_text(FLAGS.datasets_dir, scratch),
                 "graves_handwriting": lambda: workloads.graves_handwriting(
                     FLAGS.datasets_dir, scratch, 400 if FLAGS.quick else 2000)}
-    rows = []
+    rows, prepared = [], []
     for name in (m for m in models if m not in SYNTHESIS_MODELS):
         if name in serving.TRANSLATION_MODELS:
             workload = getattr(workloads, name)(_translation_data(scratch))
         else:
             workload = builders[name]()
-        print(f"training: {name} ...", flush=True)
-        rows.append(training.measure(workload, warmup, steps, FLAGS.xla))
+        # Every row's batches before any row is timed (see training.zoo_batches).
+        prepared.append((workload, training.zoo_batches(workload, warmup + steps)))
+    for workload, batches in prepared:
+        print(f"training: {workload.name} ...", flush=True)
+        row = training.measure(workload, batches, warmup, FLAGS.xla, FLAGS.as_written, repeats)
+        row["peak_gflops_per_second"] = peak
+        rows.append(row)
+    ways = ["zoo", "plain_keras", "pytorch"] + (["zoo_xla"] if FLAGS.xla else [])
+    names = {"zoo": "zoo", "plain_keras": "plain Keras", "pytorch": "PyTorch", "zoo_xla": "zoo + XLA"}
     rate = lambda way: lambda r: f"{r[way]['per_second']:,.0f}"
-    columns = [("model", lambda r: r["model"]), ("unit/s", lambda r: r["unit"]),
-               ("zoo", rate("zoo")), ("plain Keras", rate("plain_keras")), ("PyTorch", rate("pytorch"))]
-    if FLAGS.xla:
-        columns.append(("zoo + XLA", rate("zoo_xla")))
+    columns = [("model", lambda r: r["model"]), ("unit/s", lambda r: r["unit"])]
+    columns += [(names[way], rate(way)) for way in ways]
     columns += [("zoo / plain", lambda r: f"{r['zoo_vs_plain']:.2f}×"),
-                ("zoo / PyTorch", lambda r: f"{r['zoo_vs_pytorch']:.2f}×"),
-                ("parameters zoo / plain / PyTorch",
+                ("zoo / PyTorch", lambda r: f"{r['zoo_vs_pytorch']:.2f}×")]
+    if FLAGS.as_written:
+        columns += [("plain Keras, as written", rate("plain_keras_as_written")),
+                    ("PyTorch, as written", rate("pytorch_as_written"))]
+    columns += [("parameters zoo / plain / PyTorch",
                  lambda r: f"{r['zoo']['parameters']:,} / {r['plain_keras']['parameters']:,} / "
                            f"{r['pytorch']['parameters']:,}"),
                 ("size", lambda r: r["size"]), ("data", lambda r: r["data"])]
-    print_table(f"Training throughput (batch {training.BATCH}, {steps} timed steps after {warmup})", columns, rows)
+    print_table(f"Training throughput on identical batches (batch {training.BATCH}, {steps} timed steps after "
+                f"{warmup}; as written: each one's own input)", columns, rows)
+    gflops = lambda way: lambda r: f"{r[way]['gflops_per_second']:,.1f} ({100 * r[way]['share_of_gemm']:.0f}%)"
+    gemm = lambda r: r["recurrent_gemm"]
+    print_table("Training arithmetic: matrix-product GFLOP/s on the same batches (share of tf.matmul at the main "
+                "recurrent layer's sizes)", [
+        ("model", lambda r: r["model"]), ("GFLOP a step", lambda r: f"{r['flops_per_step'] / 1e9:,.2f}"),
+        *[(names[way], gflops(way)) for way in ways],
+        ("recurrent GEMM per step", lambda r: f"{gemm(r)['rows']}×{gemm(r)['features']} · "
+                                              f"{gemm(r)['features']}×{gemm(r)['gates'] * gemm(r)['units']} + "
+                                              f"{gemm(r)['rows']}×{gemm(r)['units']} · "
+                                              f"{gemm(r)['units']}×{gemm(r)['gates'] * gemm(r)['units']}, "
+                                              f"{gemm(r)['steps']} steps"),
+        ("GEMM GFLOP/s", lambda r: f"{gemm(r)['gflops_per_second']:,.1f}"),
+        ("peak GFLOP/s", lambda r: f"{r['peak_gflops_per_second']:,.1f}"),
+    ], rows)
     return rows
 
 

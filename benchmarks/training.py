@@ -1,13 +1,24 @@
-"""Training throughput: the zoo's recipe path against plain Keras and PyTorch on the same architecture.
+"""Training throughput: the zoo's model against plain Keras and PyTorch on the same architecture and batches.
 
-Each way warms up (graph tracing, allocators), then is timed over `steps`
-steps, from the first step's start to the last step's end. Warm-up is
-`warmup` steps for plain Keras and PyTorch; the zoo runs a whole pass over
-its `warmup + steps` batches first, so that the train step is traced for
-every bucket's shape before the clock runs. The batches are made and cached
-before timing, so the input pipeline is not timed for any of the three; what
-differs is the model code, the framework and how much padding each batch
-carries. Throughput counts real units only (see `workloads`).
+Headline (`zoo`, `plain_keras`, `pytorch`): the zoo's recipe pipeline makes
+`warmup + steps` batches once (bucketed by length), as numpy arrays; the
+same arrays, the same padded shapes and masks, train all three. Each way
+first runs a whole pass over all of them (so every bucket's shape is traced),
+then is timed over the last `steps`, from the first step's start to the last
+step's end; what differs is the model code and the framework, not the batches.
+
+"As each user would write it" (`plain_keras_as_written`,
+`pytorch_as_written`, with `as_written`): the same models with their own
+input, as before the identical-batch rework: plain Keras arrays padded to the
+data set's maximum, PyTorch batches padded to their longest row in data order
+with packed encoders; `warmup` steps, then `steps` timed. Their examples
+differ from the zoo's (the same number of batches of a seeded permutation).
+
+Throughput counts real units only (see `workloads`). The arithmetic
+(`flops`) is counted at the timed batches' padded shapes, for all three
+ways the zoo model's matrix products, and compared with what `tf.matmul`
+reaches on this machine at the main recurrent layer's per-step sizes
+(`recurrent_gemm_rate`) and on one large square product (`peak_rate`).
 """
 
 import time
@@ -16,6 +27,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 import torch
+
+import flops
+import torch_models
 
 BATCH = 64
 
@@ -37,21 +51,55 @@ def _timed_fit(model, *data, **fit_args):
     return clock.end - clock.start
 
 
-def zoo(workload, warmup, steps, jit_compile=False):
-    """The recipe's model class, loss and tf.data batches (bucketed by length), Keras's compiled `fit`."""
+def _dataset(batches, spec):
+    return tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=spec).prefetch(tf.data.AUTOTUNE)
+
+
+def _spec(batches):
+    """The batches' signature: a dimension all of them share is kept, others are None (as bucketing gives)."""
+    def spec(*arrays):
+        shapes = {a.shape for a in arrays}
+        dims = [dim if len({s[i] for s in shapes}) == 1 else None for i, dim in enumerate(arrays[0].shape)]
+        return tf.TensorSpec(dims, tf.as_dtype(arrays[0].dtype))
+    return tf.nest.map_structure(spec, *batches)
+
+
+def keras_way(model_fn, loss, batches, warmup, jit_compile=False):
+    """A Keras model (`model_fn()`), Adam, `model.fit` over the given numpy batches: seconds for batches[warmup:]."""
     keras.utils.set_random_seed(1)
-    batches = workload.zoo_dataset.take(warmup + steps).cache()
-    work = sum(workload.count(b) for b in batches.skip(warmup).as_numpy_iterator())
-    model = workload.zoo_model()
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=workload.zoo_loss, jit_compile=jit_compile)
-    # The first pass traces the train step for each bucket's shape; the second is timed.
-    _timed_fit(model, batches)
-    seconds = _timed_fit(model, batches.skip(warmup).prefetch(tf.data.AUTOTUNE))
-    return work, seconds, model.count_params()
+    model = model_fn()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, jit_compile=jit_compile)
+    spec = _spec(batches)  # one signature for both passes: the timed one reuses the traced train step
+    _timed_fit(model, _dataset(batches, spec))
+    seconds = _timed_fit(model, _dataset(batches[warmup:], spec))
+    return seconds, model.count_params()
 
 
-def plain(workload, order, warmup, steps):
-    """A functional Keras model, numpy arrays padded to the maximum length, `compile()` defaults."""
+def _torch_steps(model, batches, warmup):
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+
+    def step(batch):
+        optimizer.zero_grad()
+        model.loss(batch).backward()
+        optimizer.step()
+
+    for batch in batches[:warmup]:
+        step(batch)
+    start = time.perf_counter()
+    for batch in batches[warmup:]:
+        step(batch)
+    return time.perf_counter() - start, sum(p.numel() for p in model.parameters())
+
+
+def torch_way(workload, batches, warmup):
+    """The PyTorch model on the same numpy batches (masked, unpacked): a pass over all of them, then the timed ones."""
+    torch.manual_seed(1)
+    tensors = [torch_models.from_arrays(b) for b in batches]
+    return _torch_steps(workload.torch_model(pack=False), tensors + tensors[warmup:], len(tensors))
+
+
+def plain_as_written(workload, order, warmup, steps):
+    """The plain Keras model on numpy arrays padded to the data set's maximum, `compile()` defaults."""
     keras.utils.set_random_seed(1)
     rows = order[: (warmup + steps) * BATCH]
     arrays = [tuple(a[rows] for a in part) if isinstance(part, tuple) else part[rows]
@@ -73,43 +121,101 @@ def plain(workload, order, warmup, steps):
     return work, seconds, model.count_params()
 
 
-def pytorch(workload, order, warmup, steps):
-    """The PyTorch model, batches padded to their longest row, Adam, eager autograd.
-
-    It trains on the same examples as `plain`, so it does the same work.
-    """
+def pytorch_as_written(workload, order, warmup, steps):
+    """The PyTorch model on batches padded to their longest row, encoders packed (the same examples as
+    `plain_as_written`, so the same work)."""
     torch.manual_seed(1)
-    model = workload.torch_model()
-    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    model = workload.torch_model(pack=True)
     batches = [model.collate([workload.torch_rows[i] for i in order[n * BATCH: (n + 1) * BATCH]])
                for n in range(warmup + steps)]
-
-    def step(batch):
-        optimizer.zero_grad()
-        model.loss(batch).backward()
-        optimizer.step()
-
-    for batch in batches[:warmup]:
-        step(batch)
-    start = time.perf_counter()
-    for batch in batches[warmup:]:
-        step(batch)
-    return time.perf_counter() - start, sum(p.numel() for p in model.parameters())
+    return _torch_steps(model, batches, warmup)
 
 
-def measure(workload, warmup, steps, jit_compile=False):
-    """One table row: units/s of each way and the zoo's ratios against the others."""
-    order = np.random.default_rng(1).permutation(len(workload.torch_rows))
-    if len(order) < (warmup + steps) * BATCH:
-        raise ValueError(f"{workload.name}: {len(order)} examples, fewer than {warmup + steps} batches")
-    results = {"zoo": zoo(workload, warmup, steps), "plain_keras": plain(workload, order, warmup, steps)}
-    results["pytorch"] = (results["plain_keras"][0], *pytorch(workload, order, warmup, steps))
+def _best_seconds(run, repeats):
+    run()  # trace, allocate
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def recurrent_gemm_rate(rows, features, units, gates, steps, repeats=5):
+    """GFLOP/s of `tf.matmul` at a recurrent layer's per-step sizes: `steps` times x_t [rows, features] ×
+    [features, gates · units] + h [rows, units] × [units, gates · units], h fed back, in one tf.function."""
+    generator = tf.random.Generator.from_seed(1)
+    xs = generator.normal([steps, rows, features])
+    kernel = generator.normal([features, gates * units]) * 0.05
+    recurrent_kernel = generator.normal([units, gates * units]) * 0.05
+
+    @tf.function
+    def loop():
+        h = tf.zeros([rows, units])
+        for t in tf.range(steps):
+            h = tf.tanh((tf.matmul(xs[t], kernel) + tf.matmul(h, recurrent_kernel))[:, :units])
+        return h
+
+    seconds = _best_seconds(lambda: loop().numpy(), repeats)
+    return steps * (flops.dense(rows, features, gates * units) + flops.dense(rows, units, gates * units)) / seconds / 1e9
+
+
+def peak_rate(size=2048, repeats=5):
+    """GFLOP/s of one [size, size] × [size, size] `tf.matmul`, best of `repeats`: the machine's matrix-product peak
+    as TensorFlow reaches it."""
+    generator = tf.random.Generator.from_seed(1)
+    a, b = generator.normal([size, size]), generator.normal([size, size])
+    product = tf.function(lambda: tf.matmul(a, b))
+    return flops.dense(size, size, size) / _best_seconds(lambda: product().numpy(), repeats) / 1e9
+
+
+def zoo_batches(workload, count):
+    """The first `count` batches of the zoo's pipeline, as numpy arrays: what all three ways train on.
+
+    Make them all before `measure` runs any: `keras.utils.set_random_seed`
+    (`tf.random.set_seed`) clears TensorFlow's eager kernel cache, which
+    deletes the SentencePiece tokenizer's resource (private to its kernel),
+    so a translation pipeline made or read after it fails.
+    """
+    batches = list(workload.zoo_dataset.take(count).as_numpy_iterator())
+    if len(batches) < count:
+        raise ValueError(f"{workload.name}: {len(batches)} batches, fewer than {count}")
+    return batches
+
+
+def measure(workload, batches, warmup, jit_compile=False, as_written=True, gemm_repeats=5):
+    """One table row: units/s of each way on the same `batches` (`zoo_batches`; the first `warmup` are not
+    timed), the zoo's ratios, GFLOP/s against tf.matmul's."""
+    timed = batches[warmup:]
+    steps = len(timed)
+    work = sum(workload.count(b) for b in timed)
+    operations = sum(workload.flops(b) for b in timed)
+    results = {"zoo": keras_way(workload.zoo_model, workload.zoo_loss, batches, warmup),
+               "plain_keras": keras_way(workload.plain_model, workload.zoo_loss, batches, warmup),
+               "pytorch": torch_way(workload, batches, warmup)}
     if jit_compile:
-        results["zoo_xla"] = zoo(workload, warmup, steps, jit_compile=True)
+        results["zoo_xla"] = keras_way(workload.zoo_model, workload.zoo_loss, batches, warmup, jit_compile=True)
+    shapes = np.array([workload.recurrent_gemm(b) for b in timed])
+    rows, features, units, gates, gemm_steps = (int(round(v)) for v in shapes.mean(axis=0))
+    gemm = recurrent_gemm_rate(rows, features, units, gates, gemm_steps, gemm_repeats)
     row = {"model": workload.name, "size": workload.size, "data": workload.data, "unit": workload.unit,
-           "batch": BATCH, "steps": steps}
-    for way, (work, seconds, params) in results.items():
-        row[way] = {"per_second": work / seconds, "seconds": seconds, "work": work, "parameters": int(params)}
+           "batch": BATCH, "steps": steps, "work": work, "flops": operations, "flops_per_step": operations / steps,
+           "padded_shapes": sorted({str(tuple(a.shape for a in tf.nest.flatten(b))) for b in timed}),
+           "recurrent_gemm": {"rows": rows, "features": features, "units": units, "gates": gates, "steps": gemm_steps,
+                              "gflops_per_second": gemm}}
+    for way, (seconds, params) in results.items():
+        achieved = operations / seconds / 1e9
+        row[way] = {"per_second": work / seconds, "seconds": seconds, "work": work, "parameters": int(params),
+                    "gflops_per_second": achieved, "share_of_gemm": achieved / gemm}
     row["zoo_vs_plain"] = row["zoo"]["per_second"] / row["plain_keras"]["per_second"]
     row["zoo_vs_pytorch"] = row["zoo"]["per_second"] / row["pytorch"]["per_second"]
+    if as_written:
+        order = np.random.default_rng(1).permutation(len(workload.torch_rows))
+        if len(order) < (warmup + steps) * BATCH:
+            raise ValueError(f"{workload.name}: {len(order)} examples, fewer than {warmup + steps} batches")
+        plain = plain_as_written(workload, order, warmup, steps)
+        for way, (work_, seconds, params) in {"plain_keras_as_written": plain,
+                                             "pytorch_as_written": (plain[0], *pytorch_as_written(
+                                                 workload, order, warmup, steps))}.items():
+            row[way] = {"per_second": work_ / seconds, "seconds": seconds, "work": work_, "parameters": int(params)}
     return row

@@ -2,15 +2,22 @@
 
 A workload holds one data set, tokenised once, and hands out the same
 architecture as
-- `zoo`: the zoo's model class fed by the recipe's tf.data pipeline (bucketed
-  by length, cached, prefetched);
-- `plain`: a Keras functional model written the obvious way, fed numpy arrays
-  padded to the data set's maximum length (`keras.utils.pad_sequences`);
-- `torch`: the same layers in PyTorch, batches padded to their longest row.
+- `zoo`: the zoo's model class; `zoo_dataset` is the recipe's tf.data
+  pipeline (bucketed by length), whose batches the headline ratios feed, as
+  the same numpy arrays, to all three;
+- `plain`: a Keras functional model written the obvious way; its own input
+  (the "as each user would write it" column) is numpy arrays padded to the
+  data set's maximum length (`keras.utils.pad_sequences`);
+- `torch`: the same layers in PyTorch (`torch_model(pack=...)`); its own
+  input is `torch_rows` padded to each batch's longest row.
 
 `count(batch)` is the work a batch holds, in the workload's unit: real
-(non-padding) source + target tokens, characters, pen points or documents,
-so that padding never counts as throughput.
+(non-padding) source + target tokens, characters, pen points or words,
+so that padding never counts as throughput. `flops(batch)` is a training
+step's matrix-product operations at the batch's padded shapes (`flops`), and
+`recurrent_gemm(batch)` the per-step products of the model's main recurrent
+layer, `(rows, features, units, gates, steps)`: the reference the achieved
+rate is compared with.
 """
 
 import dataclasses
@@ -26,6 +33,7 @@ from zoo.layers.mdn import MixtureDensityLoss
 from zoo.models import (ChoEncoderDecoder, GNMT, GravesHandwritingModel, GravesTextModel,
                         HierarchicalAttentionNetwork, SutskeverSeq2Seq)
 
+import flops
 import plain_keras
 import torch_models
 
@@ -43,9 +51,11 @@ class Workload:
     zoo_dataset: object  # tf.data.Dataset of the recipe's batches
     plain_model: object
     plain_arrays: tuple  # (x, y[, sample_weight]) numpy, padded to the maximum
-    torch_model: object  # () -> torch_models.Trainable
+    torch_model: object  # (pack=bool) -> a torch_models model
     torch_rows: list     # examples the torch batches are cut from
     count: object        # batch (any of the three forms) -> units of work
+    flops: object        # zoo batch (numpy) -> matrix-product operations of one training step
+    recurrent_gemm: object  # zoo batch -> (rows, features, units, gates, steps) of the main recurrent layer
 
 
 def _tokens(*arrays):
@@ -77,15 +87,18 @@ def han(datasets_dir, scratch, max_documents=5000):
     x = padded(tf.constant(train.texts)).numpy()
     y = np.asarray(train.labels, np.int32)
     return Workload(
-        "han", "documents", f"emb {embedding}, GRU {gru}×2, attention {attention}, vocab {len(vocabulary)}", data,
+        "han", "words", f"emb {embedding}, GRU {gru}×2, attention {attention}, vocab {len(vocabulary)}", data,
         lambda: HierarchicalAttentionNetwork(len(vocabulary), classes, embedding, gru, attention),
         "sparse_categorical_crossentropy",
         documents.document_dataset(train, tokenizer, BATCH_SIZE, shuffle=True, seed=1),
-        lambda: plain_keras.han(len(vocabulary), classes, sentences, words, embedding, gru, attention),
+        lambda: plain_keras.han(len(vocabulary), classes, None, None, embedding, gru, attention),
         (x, y),
-        lambda: torch_models.HAN(len(vocabulary), classes, embedding, gru, attention),
+        lambda pack=True: torch_models.HAN(len(vocabulary), classes, embedding, gru, attention, pack),
         list(zip(x, y)),
-        lambda batch: len(batch[-1]))
+        lambda batch: _tokens(batch[0]),  # real words: not padded ones, nor padded sentences
+        lambda batch: flops.training(flops.han(*batch[0].shape, embedding, gru, attention, classes)),
+        # the word GRU: one row a sentence, padded ones too
+        lambda batch: (batch[0].shape[0] * batch[0].shape[1], embedding, gru, 3, batch[0].shape[2]))
 
 
 def graves_text(datasets_dir, scratch):
@@ -109,9 +122,12 @@ def graves_text(datasets_dir, scratch):
         text_corpus.window_dataset(ids, length, BATCH_SIZE, shuffle=True, seed=1),
         lambda: plain_keras.graves_text(len(vocabulary), length, units, layers),
         (x, y),
-        lambda: torch_models.GravesText(len(vocabulary), units, layers),
+        lambda pack=True: torch_models.GravesText(len(vocabulary), units, layers),
         list(zip(x, y)),
-        lambda batch: _tokens(batch[-1]))
+        lambda batch: _tokens(batch[-1]),
+        # one-hot characters: a real product with the first layer's kernel
+        lambda batch: flops.training(flops.graves(*batch[0].shape, len(vocabulary), units, layers, len(vocabulary))),
+        lambda batch: (batch[0].shape[0], len(vocabulary) + units, units, 4, batch[0].shape[1]))
 
 
 def graves_handwriting(datasets_dir, scratch, max_lines):
@@ -135,9 +151,11 @@ def graves_handwriting(datasets_dir, scratch, max_lines):
         handwriting.stroke_dataset(lines, length, BATCH_SIZE, shuffle=True, seed=1),
         lambda: plain_keras.graves_handwriting(length, units, layers, components),
         (x, y, w),
-        lambda: torch_models.GravesHandwriting(units, layers, components),
+        lambda pack=True: torch_models.GravesHandwriting(units, layers, components),
         list(zip(x, y, w)),
-        lambda batch: int(np.sum(np.asarray(batch[-1]))))
+        lambda batch: int(np.sum(np.asarray(batch[-1]))),
+        lambda batch: flops.training(flops.graves(*batch[0].shape[:2], 3, units, layers, 1 + 6 * components)),
+        lambda batch: (batch[0].shape[0], 3 + units, units, 4, batch[0].shape[1]))
 
 
 class TranslationData:
@@ -167,40 +185,52 @@ class TranslationData:
         return parallel.translation_dataset(self.train, self.tokenizer, BATCH_SIZE, self.max_length, shuffle=True,
                                             seed=1)
 
-    def arrays(self, reverse_source=False):
+    def arrays(self):
+        """Every pair padded to `max_length` (Sutskever's models reverse their sources themselves, as the zoo's)."""
         pad = lambda rows: keras.utils.pad_sequences(rows, self.max_length, padding="post", truncating="post")
-        sources = [s[::-1] if reverse_source else s for s, _, _ in self.rows]
-        return (pad(sources), pad([d for _, d, _ in self.rows])), pad([t for _, _, t in self.rows])
+        return (pad([s for s, _, _ in self.rows]), pad([d for _, d, _ in self.rows])), \
+            pad([t for _, _, t in self.rows])
 
 
-def _translation(name, size, data, zoo_model, plain_model, torch_model, reverse_source=False):
+def _translation(name, size, data, zoo_model, plain_model, torch_model, flops_of, recurrent_gemm):
+    """`flops_of(batch, source_steps, target_steps)`; `recurrent_gemm` (features, units, gates) at batch × target
+    steps."""
+    shapes = lambda batch: (batch[0][0].shape[0], batch[0][0].shape[1], batch[0][1].shape[1])
     return Workload(
         name, "tokens", size, data.data, zoo_model,
         keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
-        data.dataset(), plain_model, data.arrays(reverse_source), torch_model, data.rows,
+        data.dataset(), plain_model, data.arrays(), torch_model, data.rows,
         # source + target tokens (the target counted once: its END, not its START)
-        lambda batch: _tokens(batch[0][0], batch[-1]))
+        lambda batch: _tokens(batch[0][0], batch[-1]),
+        lambda batch: flops.training(flops_of(*shapes(batch))),
+        lambda batch: (shapes(batch)[0], *recurrent_gemm, shapes(batch)[2]))
 
 
 def sutskever(data):
     v, embedding, units, layers = data.vocabulary_size, 256, 256, 2
     return _translation("sutskever", f"LSTM {units}×{layers} + {layers}, emb {embedding}, vocab {v}", data,
                         lambda: SutskeverSeq2Seq(v, embedding, units, layers),
-                        lambda: plain_keras.sutskever(v, data.max_length, embedding, units, layers),
-                        lambda: torch_models.Sutskever(v, embedding, units, layers), reverse_source=True)
+                        lambda: plain_keras.sutskever(v, None, embedding, units, layers),
+                        lambda pack=True: torch_models.Sutskever(v, embedding, units, layers, pack),
+                        lambda b, s, t: flops.sutskever(b, s, t, embedding, units, layers, v), (units, units, 4))
 
 
 def cho(data):
     v, embedding, units, maxout = data.vocabulary_size, 100, 512, 256
     return _translation("cho", f"GRU {units} + {units}, emb {embedding}, maxout {maxout}, vocab {v}", data,
                         lambda: ChoEncoderDecoder(v, embedding, units, maxout),
-                        lambda: plain_keras.cho(v, data.max_length, embedding, units, maxout),
-                        lambda: torch_models.Cho(v, embedding, units, maxout))
+                        lambda: plain_keras.cho(v, None, embedding, units, maxout),
+                        lambda pack=True: torch_models.Cho(v, embedding, units, maxout, pack),
+                        # the decoder GRU: e(y) in the loop, c's product once a sentence
+                        lambda b, s, t: flops.cho(b, s, t, embedding, units, maxout, v), (embedding, units, 3))
 
 
 def gnmt(data):
     v, embedding, units, layers, attention = data.vocabulary_size, 256, 256, 3, 256
     return _translation("gnmt", f"LSTM {units}, {layers} + {layers} layers, attention {attention}, vocab {v}", data,
                         lambda: GNMT(v, embedding, units, layers, layers, attention),
-                        lambda: plain_keras.gnmt(v, data.max_length, embedding, units, layers, attention),
-                        lambda: torch_models.GNMT(v, embedding, units, layers, attention))
+                        lambda: plain_keras.gnmt(v, None, embedding, units, layers, attention),
+                        lambda pack=True: torch_models.GNMT(v, embedding, units, layers, attention, pack),
+                        # the upper decoder layers, over [y; a]
+                        lambda b, s, t: flops.gnmt(b, s, t, embedding, units, layers, attention, v),
+                        (2 * units, units, 4))
