@@ -14,12 +14,13 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer("embedding_dim", 100, "Word piece embedding size.", lower_bound=1)
 flags.DEFINE_integer("units", 1000, "GRU units of the encoder and the decoder.", lower_bound=1)
 flags.DEFINE_integer("maxout_units", 500, "Maxout units of the output layer.", lower_bound=1)
-translation.define_flags("cho")
+translation.define_flags("cho", output_width_flag="maxout_units")
 
 
 def build_model(vocabulary_size):
     return ChoEncoderDecoder(vocabulary_size, embedding_dim=FLAGS.embedding_dim, units=FLAGS.units,
-                             maxout_units=FLAGS.maxout_units, dropout=FLAGS.dropout)
+                             maxout_units=FLAGS.maxout_units, dropout=FLAGS.dropout,
+                             share_embeddings=FLAGS.share_embeddings)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ translation.define_flags("gnmt")
 def build_model(vocabulary_size):
     return GNMT(vocabulary_size, embedding_dim=FLAGS.embedding_dim, units=FLAGS.units,
                 encoder_layers=FLAGS.encoder_layers, decoder_layers=FLAGS.decoder_layers,
-                attention_units=FLAGS.attention_units, dropout=FLAGS.dropout)
+                attention_units=FLAGS.attention_units, dropout=FLAGS.dropout,
+                share_embeddings=FLAGS.share_embeddings)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ translation.define_flags("sutskever")
 def build_model(vocabulary_size):
     return SutskeverSeq2Seq(vocabulary_size, embedding_dim=FLAGS.embedding_dim, units=FLAGS.units,
                             num_layers=FLAGS.num_layers, reverse_source=FLAGS.reverse_source,
-                            dropout=FLAGS.dropout)
+                            dropout=FLAGS.dropout, share_embeddings=FLAGS.share_embeddings)
 
 
 if __name__ == "__main__":

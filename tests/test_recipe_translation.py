@@ -62,9 +62,10 @@ def test_smoke_run_exports(name, flags, tmp_path):
 
 
 def test_resume_continues_with_the_saved_vocabulary_and_averages_the_last_epochs(tmp_path):
-    smoke_run("gnmt", tmp_path, "--average_epochs=2")
+    shared = ["--share_embeddings", "--units=32"]  # tied output: its input is --embedding_dim (32) wide
+    smoke_run("gnmt", tmp_path, "--average_epochs=2", *shared)
     resumed = recipe("gnmt", tmp_path, "--resume", "--epochs=2", "--steps_per_epoch=2", "--eval_sentences=4",
-                     "--notflite", "--average_epochs=2", "--tune_sentences=4")
+                     "--notflite", "--average_epochs=2", "--tune_sentences=4", *shared)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
     assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1", "2"]
@@ -81,6 +82,7 @@ def test_resume_continues_with_the_saved_vocabulary_and_averages_the_last_epochs
     (["--dataset=files", "--data_dir={tmp}", "--source_language=xx"], "train_gnmt: error: {tmp}/train.xx: no such"),
     (["--beam_size=0"], "flag --beam_size=0: 0 is not an integer in the range [1, 16]"),
     (["--max_length=1"], "flag --max_length=1: 1 is not integer >= 2"),
+    (["--share_embeddings"], "--share_embeddings needs --units (the output layer's input) equal to --embedding_dim"),
 ])
 def test_bad_set_up_stops_with_one_line(tmp_path, flags, message):
     result = recipe("gnmt", tmp_path, *(flag.format(tmp=tmp_path) for flag in flags))

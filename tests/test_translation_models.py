@@ -29,11 +29,26 @@ def build(name, **options):
 
 
 MODELS = ("sutskever", "cho", "gnmt")
+# One matrix for both embeddings and the output: the output layer's input must be embedding_dim (8) wide.
+SHARED = {"sutskever": {"units": 8}, "cho": {"maxout_units": 8}, "gnmt": {"units": 8}}
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_one_step_decoding_equals_teacher_forcing(name):
-    model = build(name)
+def build_shared(name):
+    keras.utils.set_random_seed(3)
+    model = {
+        "sutskever": lambda: SutskeverSeq2Seq(VOCABULARY, embedding_dim=8, units=8, num_layers=2,
+                                              share_embeddings=True),
+        "cho": lambda: ChoEncoderDecoder(VOCABULARY, embedding_dim=8, units=6, maxout_units=8, share_embeddings=True),
+        "gnmt": lambda: GNMT(VOCABULARY, embedding_dim=8, units=8, encoder_layers=3, decoder_layers=3,
+                             attention_units=5, share_embeddings=True),
+    }[name]()
+    model((SOURCE, DECODER_INPUTS))
+    return model
+
+
+@pytest.mark.parametrize("name, shared", [(name, shared) for name in MODELS for shared in (False, True)])
+def test_one_step_decoding_equals_teacher_forcing(name, shared):
+    model = build_shared(name) if shared else build(name)
     expected = tf.nn.log_softmax(model((SOURCE, DECODER_INPUTS))).numpy()
     state, steps = model.encode(SOURCE), []
     for t in range(DECODER_INPUTS.shape[1]):
@@ -60,6 +75,34 @@ def test_keras_save_and_load_round_trip(name, options, tmp_path):
     assert type(loaded) is type(model) and loaded.get_config() == model.get_config()
     np.testing.assert_allclose(loaded((SOURCE, DECODER_INPUTS)).numpy(), model((SOURCE, DECODER_INPUTS)).numpy(),
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_shared_embeddings_are_one_matrix_for_source_target_and_output(name, tmp_path):
+    model = build_shared(name)
+    assert model.target_embedding is model.source_embedding
+    names = sorted(v.path.split("/", 1)[1] for v in model.trainable_variables if "embedding" in v.path
+                   or "projection" in v.path)
+    assert names == ["projection/bias", "source_embedding/embeddings"]  # no target matrix, no output kernel
+    features = np.random.default_rng(0).random((2, 8), "float32")
+    matrix, bias = model.source_embedding.embeddings.numpy(), model.projection.bias.numpy()
+    np.testing.assert_allclose(model.projection(features).numpy(), features @ matrix.T + bias, rtol=1e-5)
+    with tf.GradientTape() as tape:  # trained from the inputs and the output both, as one variable
+        loss = tf.reduce_sum(model((SOURCE, DECODER_INPUTS), training=True))
+    grads = dict(zip((v.path for v in model.trainable_variables), tape.gradient(loss, model.trainable_variables)))
+    assert all(g is not None for g in grads.values())
+    model.save(tmp_path / "shared.keras")
+    loaded = keras.models.load_model(tmp_path / "shared.keras")
+    assert loaded.target_embedding is loaded.source_embedding and loaded.get_config()["share_embeddings"]
+    np.testing.assert_allclose(loaded((SOURCE, DECODER_INPUTS)).numpy(), model((SOURCE, DECODER_INPUTS)).numpy(),
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_shared_embeddings_need_an_output_input_of_the_embedding_size(name):
+    with pytest.raises(ValueError, match="an output tied to the embeddings needs inputs of the embedding size 8, "
+                                         "got [46]"):
+        build(name, share_embeddings=True)
 
 
 @pytest.mark.parametrize("name", MODELS)

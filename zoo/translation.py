@@ -41,8 +41,12 @@ from zoo.text.subwords import MODEL_TYPES
 FLAGS = flags.FLAGS
 
 
-def define_flags(name, batch_size=64, learning_rate=0.001, epochs=10):
-    """The translation flags, then the run flags with this model's defaults."""
+def define_flags(name, batch_size=64, learning_rate=0.001, epochs=10, output_width_flag="units"):
+    """The translation flags, then the run flags with this model's defaults.
+
+    `output_width_flag` names the recipe's flag for the width of the output
+    layer's input, which `--share_embeddings` needs equal to `--embedding_dim`.
+    """
     flags.DEFINE_enum("dataset", "demo", parallel.PARALLEL_SETS, "Parallel set to train on.")
     flags.DEFINE_string("data_dir", "data/translation_demo", "Folder holding the set's published files.")
     flags.DEFINE_bool("download", False, "Fetch missing files from their published URL into --data_dir.")
@@ -60,6 +64,8 @@ def define_flags(name, batch_size=64, learning_rate=0.001, epochs=10):
     flags.DEFINE_integer("eval_sentences", 0, "Test sentences to translate for BLEU; 0 = all.", lower_bound=0)
     flags.DEFINE_float("dropout", 0.0, "Dropout on every recurrent layer's input and the top decoder output, in "
                        "training.", lower_bound=0.0, upper_bound=0.9)
+    flags.DEFINE_bool("share_embeddings", False, "One matrix for the source and target embeddings and the output "
+                      "layer (Press & Wolf 2017); the output layer's input must be --embedding_dim wide.")
     flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing ε of the training loss (Szegedy et al. 2016).",
                        lower_bound=0.0, upper_bound=0.9)
     flags.DEFINE_list("tune_beam_sizes", [], "Beam sizes to try on the validation split (default: --beam_size).")
@@ -71,6 +77,10 @@ def define_flags(name, batch_size=64, learning_rate=0.001, epochs=10):
     flags.register_multi_flags_validator(
         ["subword_model", "tflite"], lambda f: f["subword_model"] != "bpe" or not f["tflite"],
         "--subword_model=bpe needs --notflite: the TFLite SentencePiece tokenizer segments as unigram")
+    flags.register_multi_flags_validator(
+        ["share_embeddings", output_width_flag, "embedding_dim"],
+        lambda f: not f["share_embeddings"] or f[output_width_flag] == f["embedding_dim"],
+        f"--share_embeddings needs --{output_width_flag} (the output layer's input) equal to --embedding_dim")
 
 
 def tokenizer_for(train):

@@ -6,5 +6,7 @@ from zoo.layers.maxout import Maxout
 from zoo.layers.mdn import MixtureDensityOutput
 from zoo.layers.soft_window import SoftWindow, WindowedLSTM
 from zoo.layers.stacked_rnn import SkipStackedRNN
+from zoo.layers.tied_output import TiedOutput
 
-__all__ = ["AdditiveAttention", "ContextGRU", "Maxout", "MixtureDensityOutput", "SkipStackedRNN", "SoftWindow", "WindowedLSTM"]
+__all__ = ["AdditiveAttention", "ContextGRU", "Maxout", "MixtureDensityOutput", "SkipStackedRNN", "SoftWindow", "TiedOutput",
+           "WindowedLSTM"]

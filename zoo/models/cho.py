@@ -38,6 +38,8 @@ class ChoEncoderDecoder(EncoderDecoder):
         embedding_dim, units, maxout_units: sizes.
         dropout: in training, on the embeddings (the GRUs' inputs) and the
             maxout output (`EncoderDecoder`); the paper has none (0).
+        **kwargs: `share_embeddings` (`EncoderDecoder`; needs `maxout_units
+            == embedding_dim`) and Keras's.
 
     Example:
 
@@ -61,7 +63,7 @@ class ChoEncoderDecoder(EncoderDecoder):
         self.decoder_start = keras.layers.Dense(units, activation="tanh", name="decoder_start")  # tanh(V' c)
         self.decoder = ContextGRU(units, return_sequences=True, name="decoder")  # over [e(y_{t-1}); c]
         self.maxout = Maxout(maxout_units, pool_size=2, name="maxout")
-        self.projection = keras.layers.Dense(vocabulary_size, name="projection")  # G
+        self.projection = self.output_projection()  # G
 
     def teacher_forcing(self, source_ids, decoder_inputs, training=False):
         c = self.context(source_ids, training)

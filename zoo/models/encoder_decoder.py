@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.layers.tied_output import TiedOutput
 from zoo.text.reserved import PAD_ID, START_ID
 
 
@@ -13,7 +14,8 @@ class EncoderDecoder(keras.Model):
     It owns the source and target embeddings (`source_embedding`,
     `target_embedding`; id `PAD_ID` is padding and is masked) and `call`. A
     subclass keeps only what its paper adds: its layers, ending with
-    `projection`, the output layer over the vocabulary (created last: a
+    `projection = self.output_projection()`, the output layer over the
+    vocabulary (created last: a
     `.keras` file restores layers in the order they were created, so moving
     it would break the files of earlier versions), and three methods:
 
@@ -39,6 +41,11 @@ class EncoderDecoder(keras.Model):
             output — never on the recurrent state (Zaremba et al. 2014; as
             tensorflow/nmt's GNMT applies it). 0 (the default, as in the
             papers of Sutskever and Cho) adds nothing to the model.
+        share_embeddings: one matrix for the source embedding, the target
+            embedding and the output layer (`TiedOutput`, Press & Wolf 2017;
+            the vocabulary is shared already). Needs the projection's input
+            to be `embedding_dim` wide. Fewer weights to learn from a small
+            corpus; False (the default, as in the papers) keeps three.
 
     Call arguments:
         inputs: `(source_ids [batch, S], decoder_inputs [batch, T])`, int,
@@ -67,20 +74,27 @@ class EncoderDecoder(keras.Model):
 
     has_attention = False  # whether `teacher_forcing` and `decode_step` return attention
 
-    def __init__(self, vocabulary_size, embedding_dim, dropout=0.0, **kwargs):
+    def __init__(self, vocabulary_size, embedding_dim, dropout=0.0, share_embeddings=False, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.dropout = dropout
+        self.share_embeddings = share_embeddings
         # Only a model that drops has a seed generator (a variable): models without dropout keep the variables,
         # and so the checkpoints and .keras files, they had before the option existed.
         self.dropout_seed = keras.random.SeedGenerator(name="dropout_seed") if dropout else None
         self.source_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
                                                        name="source_embedding")
-        self.target_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
-                                                       name="target_embedding")
+        self.target_embedding = self.source_embedding if share_embeddings else keras.layers.Embedding(
+            vocabulary_size, embedding_dim, mask_zero=True, name="target_embedding")
+
+    def output_projection(self):
+        """The output layer over the vocabulary: its own matrix, or the embeddings' with `share_embeddings`."""
+        if self.share_embeddings:
+            return TiedOutput(self.source_embedding, name="projection")
+        return keras.layers.Dense(self.vocabulary_size, name="projection")
 
     @staticmethod
     def example_input():
@@ -142,4 +156,4 @@ class EncoderDecoder(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "embedding_dim": self.embedding_dim,
-                "dropout": self.dropout}
+                "dropout": self.dropout, "share_embeddings": self.share_embeddings}

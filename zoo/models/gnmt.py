@@ -36,6 +36,8 @@ class GNMT(EncoderDecoder):
         use_cudnn: passed to the LSTMs.
         dropout: in training, on every LSTM layer's input and the top decoder
             output (`EncoderDecoder`); the paper trains with 0.2 to 0.3.
+        **kwargs: `share_embeddings` (`EncoderDecoder`; needs `units ==
+            embedding_dim`) and Keras's.
 
     Example:
 
@@ -73,7 +75,7 @@ class GNMT(EncoderDecoder):
         self.decoder = [keras.layers.LSTM(units, return_sequences=True, use_cudnn=use_cudnn, name=f"decoder_{n}")
                         for n in range(decoder_layers)]
         self.attention = AdditiveAttention(attention_units, name="attention")
-        self.projection = keras.layers.Dense(vocabulary_size, name="projection")
+        self.projection = self.output_projection()
 
     def teacher_forcing(self, source_ids, decoder_inputs, training=False):
         encoded, source_mask, states = self._encode(source_ids, training)

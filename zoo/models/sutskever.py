@@ -29,6 +29,8 @@ class SutskeverSeq2Seq(EncoderDecoder):
         use_cudnn: passed to the LSTMs.
         dropout: in training, on every LSTM layer's input and the top decoder
             output (`EncoderDecoder`); the paper has none (0).
+        **kwargs: `share_embeddings` (`EncoderDecoder`; needs `units ==
+            embedding_dim`) and Keras's.
 
     Example:
 
@@ -55,7 +57,7 @@ class SutskeverSeq2Seq(EncoderDecoder):
                                           name=f"encoder_{n}") for n in range(num_layers)]
         self.decoder = [keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
                                           name=f"decoder_{n}") for n in range(num_layers)]
-        self.projection = keras.layers.Dense(vocabulary_size, name="projection")
+        self.projection = self.output_projection()
 
     def teacher_forcing(self, source_ids, decoder_inputs, training=False):
         states = self._encoder_states(source_ids, training)
