@@ -59,8 +59,10 @@ def windows_negative_log_likelihood(model, dataset):
         logits = tf.cast(model(inputs), tf.float32)
         return tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
 
-    total = sum(float(window_totals(inputs, targets)) for inputs, targets in dataset)
-    return total / sum(int(tf.size(targets)) for _, targets in dataset)
+    total, count = 0.0, 0
+    for inputs, targets in dataset:  # one pass: the windows are read once
+        total, count = total + float(window_totals(inputs, targets)), count + int(tf.size(targets))
+    return total / count
 
 
 def train_and_export():

@@ -112,14 +112,15 @@ class HierarchicalAttentionNetwork(keras.Model):
     def call(self, word_ids, training=False, return_attention=False):
         batch, sentences, words = ops.shape(word_ids)[0], ops.shape(word_ids)[1], ops.shape(word_ids)[2]
         flat_ids = ops.reshape(word_ids, (-1, words))
+        sentence_mask = ops.any(ops.not_equal(word_ids, PAD_ID), axis=-1)  # a sentence with a word
         if training and not self.jit_compile:  # XLA compiles static shapes only: it reads every row
-            sentence_vectors, word_weights = self._read_real_sentences(flat_ids, training)
+            sentence_vectors, word_weights = self._read_real_sentences(flat_ids, ops.reshape(sentence_mask, (-1,)),
+                                                                       training)
         else:
             sentence_vectors, word_weights = self._read_sentences(flat_ids, training)
         sentence_vectors = ops.reshape(sentence_vectors, (batch, sentences, 2 * self.gru_units))
         sentence_vectors = self.dropout_layer(sentence_vectors, training=training)
 
-        sentence_mask = ops.any(ops.not_equal(word_ids, PAD_ID), axis=-1)
         h = self.sentence_encoder(sentence_vectors, mask=sentence_mask, training=training)
         document_vector, sentence_weights = self.sentence_attention(h, mask=sentence_mask)
         probabilities = self.classifier(self.dropout_layer(document_vector, training=training))
@@ -133,15 +134,14 @@ class HierarchicalAttentionNetwork(keras.Model):
         h = self.word_encoder(self.embedding(flat_ids), mask=word_mask, training=training)
         return self.word_attention(h, mask=word_mask)
 
-    def _read_real_sentences(self, flat_ids, training):
-        """`_read_sentences` over the sentences that have a word only, scattered back (zeros for empty ones).
+    def _read_real_sentences(self, flat_ids, real, training):
+        """`_read_sentences` over the rows where `real` is True only, scattered back (zeros for empty ones).
 
         The same numbers as reading every row (an empty sentence gets s_i = 0
         and α = 0 either way) for less work: padded sentences are often half of
         a batch. Training only: the gathered batch has a dynamic size, which the
         fixed-shape TFLite graph of the export cannot have.
         """
-        real = ops.any(ops.not_equal(flat_ids, PAD_ID), axis=-1)
         rows = tf.where(real)
         vectors, weights = self._read_sentences(tf.gather_nd(flat_ids, rows), training)
         shape = tf.shape(flat_ids, out_type=tf.int64)
