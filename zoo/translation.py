@@ -96,7 +96,7 @@ def tokenizer_for(train):
 def perplexity(model, dataset):
     """exp(mean negative log-likelihood per target piece, `<eos>` included, padding not)."""
 
-    @tf.function
+    @tf.function(reduce_retracing=True)  # bucketed batches: a trace for any length, not one a length
     def batch_totals(inputs, targets):
         losses = keras.losses.sparse_categorical_crossentropy(targets, model(inputs), from_logits=True)
         real = tf.cast(tf.not_equal(targets, PAD_ID), losses.dtype)
