@@ -173,6 +173,7 @@ def test_any_text_gets_an_answer_of_the_documented_shape_and_good_rows_are_serve
                 if value.dtype == tf.string:
                     assert got.tolist() == value.numpy().tolist(), output
                 else:
-                    np.testing.assert_allclose(got, value.numpy(), rtol=1e-4, atol=1e-5, err_msg=output)  # summed log-probabilities: relative
+                    # Summed log-probabilities: their tolerance is relative.
+                    np.testing.assert_allclose(got, value.numpy(), rtol=1e-4, atol=1e-5, err_msg=output)
 
     check()

@@ -8,5 +8,5 @@ from zoo.layers.soft_window import SoftWindow, WindowedLSTM
 from zoo.layers.stacked_rnn import SkipStackedRNN
 from zoo.layers.tied_output import TiedOutput
 
-__all__ = ["AdditiveAttention", "ContextGRU", "Maxout", "MixtureDensityOutput", "SkipStackedRNN", "SoftWindow", "TiedOutput",
-           "WindowedLSTM"]
+__all__ = ["AdditiveAttention", "ContextGRU", "Maxout", "MixtureDensityOutput", "SkipStackedRNN", "SoftWindow",
+           "TiedOutput", "WindowedLSTM"]
