@@ -49,6 +49,7 @@ class TiedOutput(keras.layers.Layer):
     def __init__(self, embedding, **kwargs):
         super().__init__(**kwargs)
         self.embedding = embedding
+        self.supports_masking = True  # as the Dense it replaces: the padding mask passes on to the logits
 
     def build(self, input_shape):
         if not self.embedding.built:
