@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from zoo.layers.lstm import LSTM
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class SkipStackedRNN(keras.layers.Layer):
@@ -59,7 +61,7 @@ class SkipStackedRNN(keras.layers.Layer):
         self.use_cudnn = use_cudnn
         self.supports_masking = True
         self.cells = [
-            keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn, name=f"lstm_{n}")
+            LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn, name=f"lstm_{n}")
             for n in range(num_layers)
         ]
 

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from zoo.layers.attention import AdditiveAttention
+from zoo.layers.lstm import LSTM
 from zoo.models.encoder_decoder import EncoderDecoder
 
 
@@ -69,10 +70,10 @@ class GNMT(EncoderDecoder):
         self.attention_units = attention_units
         self.use_cudnn = use_cudnn
         self.bottom_encoder = keras.layers.Bidirectional(
-            keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn), name="encoder_0")
-        self.encoder = [keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
+            LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn), name="encoder_0")
+        self.encoder = [LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
                                           name=f"encoder_{n}") for n in range(1, encoder_layers)]
-        self.decoder = [keras.layers.LSTM(units, return_sequences=True, use_cudnn=use_cudnn, name=f"decoder_{n}")
+        self.decoder = [LSTM(units, return_sequences=True, use_cudnn=use_cudnn, name=f"decoder_{n}")
                         for n in range(decoder_layers)]
         self.attention = AdditiveAttention(attention_units, name="attention")
         self.projection = self.output_projection()

@@ -21,6 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo import decoding
+from zoo.layers.lstm import LSTM
 from zoo.layers.mdn import MixtureDensityOutput
 from zoo.layers.soft_window import WindowedLSTM
 from zoo.text.reserved import PAD_ID, UNK_ID
@@ -81,7 +82,7 @@ class GravesSynthesisModel(keras.Model):
         self.window_components = window_components
         self.window_step = window_step
         self.windowed = WindowedLSTM(units, window_components, window_step, name="windowed_lstm")
-        self.upper = [keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=False,
+        self.upper = [LSTM(units, return_sequences=True, return_state=True, use_cudnn=False,
                                         name=f"lstm_{n}") for n in range(1, num_layers)]
         self.mixture_density = MixtureDensityOutput(num_components, name="mixture_density")
 

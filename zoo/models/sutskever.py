@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from zoo.layers.lstm import LSTM
 from zoo.models.encoder_decoder import EncoderDecoder
 
 
@@ -53,9 +54,9 @@ class SutskeverSeq2Seq(EncoderDecoder):
         self.num_layers = num_layers
         self.reverse_source = reverse_source
         self.use_cudnn = use_cudnn
-        self.encoder = [keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
+        self.encoder = [LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
                                           name=f"encoder_{n}") for n in range(num_layers)]
-        self.decoder = [keras.layers.LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
+        self.decoder = [LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
                                           name=f"decoder_{n}") for n in range(num_layers)]
         self.projection = self.output_projection()
 
