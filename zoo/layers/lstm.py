@@ -23,7 +23,7 @@ class LSTM(keras.layers.LSTM):
       time carries (∂h, ∂c) and stacks every step's ∂z_t, and the gradient
       of U is one matrix product of the stacked h_{t-1} and ∂z_t after it
       (automatic differentiation of the loop adds one small product a step);
-    - a batch without padding skips the masking.
+    - in training, a batch without padding skips the masking.
 
     A padded step keeps the state (h, c) and repeats the previous output, or
     outputs zeros with `zero_output_for_mask` (set by `Bidirectional`).
@@ -101,7 +101,9 @@ class LSTM(keras.layers.LSTM):
             def masked():
                 return self._recurrence(steps, h0, c0, recurrent_kernel, real, training)
 
-            states, h, c = tf.cond(tf.reduce_all(real), unmasked, masked)
+            # In training a batch without padding skips the masking; not in inference, whose graphs go to TFLite,
+            # which cannot convert a loop inside a branch.
+            states, h, c = tf.cond(tf.reduce_all(real), unmasked, masked) if training else masked()
             # A padded step outputs zeros (zero_output_for_mask) or repeats the last real output, which is the
             # carried h once a real step has come and zeros before (Keras's masked loop starts from zeros).
             shown = real if self.zero_output_for_mask else tf.cast(tf.cumsum(tf.cast(real, tf.int32), 0), tf.bool)
