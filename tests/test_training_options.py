@@ -30,6 +30,16 @@ def test_smoothing_is_keras_categorical_crossentropy_of_smoothed_one_hot_labels(
     np.testing.assert_allclose(everywhere, smoothed.mean(), rtol=1e-6)
 
 
+def test_a_model_whose_logits_carry_the_padding_mask_gets_the_mean_over_the_real_positions():
+    """Keras rescales a loss by the logits' mask: it must not divide by the real positions a second time."""
+    inputs = keras.Input((5,), dtype="int32")
+    logits = keras.layers.Dense(6)(keras.layers.Embedding(7, 4, mask_zero=True)(inputs))  # the mask reaches them
+    model = keras.Model(inputs, logits)
+    model.compile(loss=LabelSmoothedCrossentropy(0.2, ignore_class=0))
+    expected = LabelSmoothedCrossentropy(0.2, ignore_class=0)(LABELS, model.predict(LABELS, verbose=0))
+    np.testing.assert_allclose(model.evaluate(LABELS, LABELS, verbose=0), expected, rtol=1e-5)
+
+
 def test_smoothing_pulls_the_gradient_towards_the_uniform_distribution():
     logits = tf.Variable(np.log(np.float32([[0.7, 0.2, 0.1]])))
     with tf.GradientTape() as tape:

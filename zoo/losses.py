@@ -37,7 +37,10 @@ class LabelSmoothedCrossentropy(keras.losses.Loss):
     """
 
     def __init__(self, label_smoothing=0.1, ignore_class=None, name="label_smoothed_crossentropy", **kwargs):
-        super().__init__(name=name, **kwargs)
+        # The loss takes its own mean (`call`) and Keras sums. Keras's mean would divide by the unmasked positions
+        # of the logits' padding mask where a model's output carries one, a second time over ignore_class's.
+        kwargs.pop("reduction", None)
+        super().__init__(name=name, reduction="sum", **kwargs)
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.label_smoothing = label_smoothing
@@ -50,12 +53,9 @@ class LabelSmoothedCrossentropy(keras.losses.Loss):
         label_nll = -ops.squeeze(ops.take_along_axis(log_probs, safe_labels[..., None], axis=-1), axis=-1)
         loss = (1.0 - self.label_smoothing) * label_nll - self.label_smoothing * ops.mean(log_probs, axis=-1)
         if self.ignore_class is None:
-            return loss
-        # The reduction divides by every position; scaling the real ones by all / real makes it the mean over
-        # the real positions (what Keras does with the mask of its own ignore_class).
+            return loss / ops.cast(ops.size(loss), loss.dtype)
         real = ops.cast(labels != self.ignore_class, loss.dtype)
-        positions = ops.cast(ops.size(real), loss.dtype)
-        return loss * real * positions / ops.maximum(ops.sum(real), 1.0)
+        return loss * real / ops.maximum(ops.sum(real), 1.0)
 
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing, "ignore_class": self.ignore_class}
