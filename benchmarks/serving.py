@@ -153,7 +153,8 @@ def _export_path(flags):
 
 
 def _keras_model(flags, filename):
-    return keras.models.load_model(os.path.join(flags["model_dir"], filename),
+    # compile=False: the benchmarks only run the model; a recipe's file also names its training loss.
+    return keras.models.load_model(os.path.join(flags["model_dir"], filename), compile=False,
                                    custom_objects={name: getattr(models, name) for name in models.__all__})
 
 
