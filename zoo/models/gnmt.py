@@ -72,7 +72,7 @@ class GNMT(EncoderDecoder):
         self.bottom_encoder = keras.layers.Bidirectional(
             LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn), name="encoder_0")
         self.encoder = [LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
-                                          name=f"encoder_{n}") for n in range(1, encoder_layers)]
+                             name=f"encoder_{n}") for n in range(1, encoder_layers)]
         self.decoder = [LSTM(units, return_sequences=True, use_cudnn=use_cudnn, name=f"decoder_{n}")
                         for n in range(decoder_layers)]
         self.attention = AdditiveAttention(attention_units, name="attention")

@@ -83,7 +83,7 @@ class GravesSynthesisModel(keras.Model):
         self.window_step = window_step
         self.windowed = WindowedLSTM(units, window_components, window_step, name="windowed_lstm")
         self.upper = [LSTM(units, return_sequences=True, return_state=True, use_cudnn=False,
-                                        name=f"lstm_{n}") for n in range(1, num_layers)]
+                           name=f"lstm_{n}") for n in range(1, num_layers)]
         self.mixture_density = MixtureDensityOutput(num_components, name="mixture_density")
 
     @staticmethod

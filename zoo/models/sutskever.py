@@ -55,9 +55,9 @@ class SutskeverSeq2Seq(EncoderDecoder):
         self.reverse_source = reverse_source
         self.use_cudnn = use_cudnn
         self.encoder = [LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
-                                          name=f"encoder_{n}") for n in range(num_layers)]
+                             name=f"encoder_{n}") for n in range(num_layers)]
         self.decoder = [LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
-                                          name=f"decoder_{n}") for n in range(num_layers)]
+                             name=f"decoder_{n}") for n in range(num_layers)]
         self.projection = self.output_projection()
 
     def teacher_forcing(self, source_ids, decoder_inputs, training=False):
