@@ -153,8 +153,7 @@ def _export_path(flags):
 
 
 def _keras_model(flags, filename):
-    # compile=False: the benchmarks only run the model; a recipe's file also names its training loss.
-    return keras.models.load_model(os.path.join(flags["model_dir"], filename), compile=False,
+    return keras.models.load_model(os.path.join(flags["model_dir"], filename),
                                    custom_objects={name: getattr(models, name) for name in models.__all__})
 
 

@@ -6,9 +6,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import run_python
 
 from zoo import decoding
 from zoo.layers import Maxout
+from zoo.losses import LabelSmoothedCrossentropy
 from zoo.models import GNMT, ChoEncoderDecoder, SutskeverSeq2Seq
 
 VOCABULARY = 20
@@ -60,6 +62,18 @@ def test_padding_of_the_source_changes_nothing(name):
     padded = np.pad(SOURCE, [[0, 0], [0, 3]])
     np.testing.assert_allclose(model((padded, DECODER_INPUTS)).numpy(), model((SOURCE, DECODER_INPUTS)).numpy(),
                                atol=1e-5)
+
+
+def test_a_recipes_keras_file_with_its_training_loss_loads_where_only_the_models_are_imported(tmp_path):
+    """A recipe saves its compiled model: the file names LabelSmoothedCrossentropy, which `zoo.models` registers."""
+    model = build("gnmt")
+    model.compile(loss=LabelSmoothedCrossentropy(0.1, ignore_class=0))
+    model.save(tmp_path / "model.keras")
+    code = ("import keras, zoo.models; model = keras.models.load_model('model.keras'); "
+            "print(type(model.loss).__name__, model.loss.label_smoothing)")
+    result = run_python(["-c", code], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["LabelSmoothedCrossentropy", "0.1"]
 
 
 @pytest.mark.parametrize("name, options", [(name, {}) for name in MODELS] + [("gnmt", {"dropout": 0.3})])

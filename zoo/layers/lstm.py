@@ -154,11 +154,11 @@ def _lstm_recurrence(steps, h0, c0, recurrent_kernel, real):
     @tf.custom_gradient
     def recurrence(steps, h0, c0, recurrent_kernel):
         hs, h, c, gates, new_cs, cs = _forward(steps, h0, c0, recurrent_kernel, real, keep_gates=True)
-        previous_h = tf.concat([h0[None], hs[:-1]], axis=0)
-        previous_c = tf.concat([c0[None], cs[:-1]], axis=0)
         units = recurrent_kernel.shape[0]
 
         def gradient(d_hs, d_h, d_c):
+            previous_h = tf.concat([h0[None], hs[:-1]], axis=0)
+            previous_c = tf.concat([c0[None], cs[:-1]], axis=0)
             transposed_kernel = tf.transpose(recurrent_kernel)
 
             def back(carry, inputs):

@@ -1,5 +1,7 @@
 """Models of the zoo, one module a paper."""
 
+# Registers the training loss that a translation recipe's .keras file names, so the file loads with the models.
+import zoo.losses  # noqa: F401
 from zoo.models.cho import ChoEncoderDecoder
 from zoo.models.encoder_decoder import EncoderDecoder
 from zoo.models.gnmt import GNMT
