@@ -332,6 +332,34 @@ def test_a_batch_decodes_like_each_sentence_alone():
         np.testing.assert_allclose(batch_greedy["log_prob"][row], greedy["log_prob"][0], rtol=1e-6)
 
 
+def gathers(function):
+    """GatherV2 ops in a traced function, its loops' bodies included."""
+    graph = function.get_concrete_function().graph.as_graph_def()
+    nodes = list(graph.node) + [node for f in graph.library.function for node in f.node_def]
+    return sum(node.op == "GatherV2" for node in nodes)
+
+
+@pytest.mark.parametrize("static_length", [False, True])
+def test_beam_search_reorders_only_the_state_a_step_changes(static_length):
+    """Markov's step passes `sentence` on as it came: each beam holds its own sentence's row already, so the
+    search gathers it neither before the loop nor in it, and finds what it finds when a step copies it."""
+    model = Markov.random(41, 3, 5, 4, attention=True)
+
+    def copying(tokens, state):  # the same step, with a new tensor for the entry it passed on
+        log_probs, new_state, attention = model.step(tokens, state)
+        return log_probs, {**new_state, "sentence": tf.identity(new_state["sentence"])}, attention
+
+    def search(step):
+        return tf.function(lambda: decoding.beam_search(step, model.initial_state([0, 1, 2]), START, END, 5, 3,
+                                                        alpha=0.5, beta=0.3, static_length=static_length))
+
+    passed_on, copied = search(model.step), search(copying)
+    assert gathers(passed_on) == gathers(copied) - 2
+    expected = numpy_dict(copied())
+    for name, value in numpy_dict(passed_on()).items():
+        np.testing.assert_array_equal(value, expected[name])
+
+
 @pytest.mark.parametrize("decoder", ["greedy", "sample"])
 def test_static_length_writes_the_same_tokens_into_max_length_steps(decoder):
     model = Markov.random(41, 3, 6, 5, attention=True, end_bias=1.0)

@@ -16,7 +16,10 @@ Every token decoder drives a model through one step function
 
 - `tokens` int32 `[rows]`: the previous token of each row (`start_id` first);
 - `state`: any nest of tensors whose leading dimension is `rows`; `new_state`
-  has the same structure and shapes (only the leading dimension may be unknown);
+  has the same structure and shapes (only the leading dimension may be unknown).
+  An entry that `new_state` passes on as it came at every step (the same
+  tensor object, as an encoder's outputs) is not reordered by beam search:
+  every beam of a sentence holds that sentence's row of `initial_state`;
 - `log_probs` float `[rows, vocab]`: normalised log-probabilities of the next token;
 - `attention` float `[rows, source_length]`: the attention probabilities of this
   step, or `None` for a model without attention.

@@ -179,14 +179,21 @@ def beam_search(step_fn, initial_state, start_id, end_id, max_length, beam_size,
         no_live = tf.reduce_all(tf.equal(alive["log_prob"], -np.inf), axis=1)
         return tf.reduce_all(tf.logical_or(no_live, tf.logical_and(full, best_live <= worst_finished)))
 
-    def reorder(state, parent):
-        """The model state of each new live hypothesis: its parent's row."""
+    def reorder(state, new_state, parent):
+        """The model state of each new live hypothesis: its parent's row of `new_state`.
+
+        An entry that every step so far passed on unchanged (the same tensor, e.g. the encoder's outputs) still
+        holds the same row in every beam of a sentence, as the repeat below made it: gathering it would copy
+        `[rows, ...]` a step for nothing (GNMT's encoder outputs and attention keys, `[rows, S, units]` each).
+        """
         rows = tf.reshape(tf.range(batch)[:, None] * beam_size + parent, [-1])
-        return tf.nest.map_structure(lambda x: tf.gather(x, rows), state)
+        return tf.nest.map_structure(lambda old, new, fixed: new if fixed and new is old else tf.gather(new, rows),
+                                     state, new_state, passed_on)
 
     tokens = tf.repeat(tf.broadcast_to(tf.cast(start_id, tf.int32), [batch]), beam_size)
     state = tf.nest.map_structure(lambda x: tf.repeat(x, beam_size, axis=0), initial_state)
-    log_probs, state, attention = step_fn(tokens, state)
+    log_probs, new_state, attention = step_fn(tokens, state)
+    passed_on = tf.nest.map_structure(lambda old, new: new is old, state, new_state)
     # The beams start as copies of one hypothesis, <start>: only the first is
     # live, or each candidate would be there beam_size times.
     alive = {"log_prob": tf.where(tf.range(beam_size) == 0, tf.zeros([batch, beam_size]), -np.inf)}
@@ -200,12 +207,12 @@ def beam_search(step_fn, initial_state, start_id, end_id, max_length, beam_size,
         alive["coverage"] = tf.zeros([batch, beam_size, tf.shape(attention)[-1]])
         history["attention"] = step_history(alive["coverage"], 0.0, steps)
     token, parent, alive, finished, history = advance(0, log_probs, attention, alive, finished, history)
-    state = reorder(state, parent)
+    state = reorder(state, new_state, parent)
 
     def body(n, token, state, alive, finished, history):
-        log_probs, state, attention = step_fn(tf.reshape(token, [-1]), state)
+        log_probs, new_state, attention = step_fn(tf.reshape(token, [-1]), state)
         token, parent, alive, finished, history = advance(n, log_probs, attention, alive, finished, history)
-        new = (n + 1, token, reorder(state, parent), alive, finished, history)
+        new = (n + 1, token, reorder(state, new_state, parent), alive, finished, history)
         if not static_length:
             return new
         # Gathers lose static dimensions; a static loop must keep the shapes it started with (a reshape, as
