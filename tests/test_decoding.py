@@ -332,11 +332,14 @@ def test_a_batch_decodes_like_each_sentence_alone():
         np.testing.assert_allclose(batch_greedy["log_prob"][row], greedy["log_prob"][0], rtol=1e-6)
 
 
+def nodes(graph_def):
+    """Every node of a GraphDef, its functions' (loop bodies, conditions) included."""
+    return list(graph_def.node) + [node for f in graph_def.library.function for node in f.node_def]
+
+
 def gathers(function):
     """GatherV2 ops in a traced function, its loops' bodies included."""
-    graph = function.get_concrete_function().graph.as_graph_def()
-    nodes = list(graph.node) + [node for f in graph.library.function for node in f.node_def]
-    return sum(node.op == "GatherV2" for node in nodes)
+    return sum(node.op == "GatherV2" for node in nodes(function.get_concrete_function().graph.as_graph_def()))
 
 
 @pytest.mark.parametrize("static_length", [False, True])
@@ -606,7 +609,7 @@ def test_saved_model_round_trip_with_core_ops_only(served, tmp_path):
     saved = saved_model_pb2.SavedModel.FromString((tmp_path / "saved_model.pb").read_bytes())
     graph = saved.meta_graphs[0].graph_def
     functions = {f.signature.name for f in graph.library.function}
-    ops = {n.op for n in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
+    ops = {n.op for n in nodes(graph)}
     assert not {op for op in ops - functions if not hasattr(tf.raw_ops, op)}  # no custom op
     assert not ops & {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 

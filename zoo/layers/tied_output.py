@@ -63,8 +63,9 @@ class TiedOutput(keras.layers.Layer):
         matrix = ops.cast(self.embedding.embeddings, self.compute_dtype)
         bias = ops.cast(self.bias, self.compute_dtype)
         if len(inputs.shape) == 2:
-            # One decoding step's rows: (E xᵀ)ᵀ multiplies E as it is stored, which the CPU's matrix product
-            # does 1.45x faster than x Eᵀ at GNMT's Multi30k size (128 x 256 by 4000 x 256, measured).
+            # One decoding step's rows: (E xᵀ)ᵀ multiplies E as it is stored; x Eᵀ is the CPU matrix product's
+            # slow path. Measured by 4000 x 256: 1.45x faster at 128 rows, 1.8x at 32, 5.5x at 4; at 1 row
+            # 0.9x (0.14 against 0.13 ms a step).
             return ops.transpose(ops.matmul(matrix, ops.transpose(inputs))) + bias
         return ops.matmul(inputs, ops.transpose(matrix)) + bias
 
