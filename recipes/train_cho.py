@@ -7,14 +7,16 @@ The training, evaluation and export are zoo.translation's, shared by every trans
 
 from absl import flags
 
-from zoo import translation
+import run_flags
+import translation_flags
 from zoo.models import ChoEncoderDecoder
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("embedding_dim", 100, "Word piece embedding size.", lower_bound=1)
-flags.DEFINE_integer("units", 1000, "GRU units of the encoder and the decoder.", lower_bound=1)
-flags.DEFINE_integer("maxout_units", 500, "Maxout units of the output layer.", lower_bound=1)
-translation.define_flags("cho", output_width_flag="maxout_units")
+for _name, _help in (("embedding_dim", "Word piece embedding size."),
+                     ("units", "GRU units of the encoder and the decoder."),
+                     ("maxout_units", "Maxout units of the output layer.")):
+    flags.DEFINE_integer(_name, run_flags.constructor_default(ChoEncoderDecoder, _name), _help, lower_bound=1)
+translation_flags.define_flags("cho", output_width_flag="maxout_units")
 
 
 def build_model(vocabulary_size):
@@ -24,4 +26,4 @@ def build_model(vocabulary_size):
 
 
 if __name__ == "__main__":
-    translation.main("cho", build_model)
+    translation_flags.main("cho", build_model)

@@ -7,17 +7,19 @@ The training, evaluation and export are zoo.translation's, shared by every trans
 
 from absl import flags
 
-from zoo import translation
+import run_flags
+import translation_flags
 from zoo.models import GNMT
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("embedding_dim", 1024, "Word piece embedding size.", lower_bound=1)
-flags.DEFINE_integer("units", 1024, "LSTM units per layer (per direction in the bottom encoder layer).",
-                     lower_bound=1)
-flags.DEFINE_integer("encoder_layers", 8, "Encoder layers, the bi-directional one included.", lower_bound=2)
-flags.DEFINE_integer("decoder_layers", 8, "Decoder layers.", lower_bound=2)
-flags.DEFINE_integer("attention_units", 1024, "Size of the additive attention's hidden layer.", lower_bound=1)
-translation.define_flags("gnmt")
+for _name, _help in (("embedding_dim", "Word piece embedding size."),
+                     ("units", "LSTM units per layer (per direction in the bottom encoder layer)."),
+                     ("encoder_layers", "Encoder layers, the bi-directional one included."),
+                     ("decoder_layers", "Decoder layers."),
+                     ("attention_units", "Size of the additive attention's hidden layer.")):
+    flags.DEFINE_integer(_name, run_flags.constructor_default(GNMT, _name), _help,
+                         lower_bound=2 if _name.endswith("layers") else 1)
+translation_flags.define_flags("gnmt")
 
 
 def build_model(vocabulary_size):
@@ -28,4 +30,4 @@ def build_model(vocabulary_size):
 
 
 if __name__ == "__main__":
-    translation.main("gnmt", build_model)
+    translation_flags.main("gnmt", build_model)

@@ -19,16 +19,16 @@ elementwise to [-100, 100] (outputs) and [-10, 10] (LSTM): Keras clips
 gradients, not the derivatives inside backpropagation through time.
 """
 
-import json
 import os
 
 from absl import flags, logging
 
-import numpy as np
 import tensorflow as tf
 
+import run_flags
 from zoo import export, strokes, text, training
 from zoo.data import demo, handwriting, handwriting_text
+from zoo.export import reader
 from zoo.layers.mdn import MixtureDensityLoss
 from zoo.models import GravesSynthesisModel
 
@@ -40,31 +40,15 @@ flags.DEFINE_string("data_dir", "data/graves_synthesis_demo",
 flags.DEFINE_string("splits_dir", None, "IAM task split lists; default <data_dir>/splits, else split by form.")
 flags.DEFINE_integer("max_lines", 0, "Read only the first this many lines (by name); 0 = all.", lower_bound=0)
 flags.DEFINE_integer("max_points", 1500, "Points kept per training line (longer lines are cut).", lower_bound=2)
-flags.DEFINE_integer("units", 400, "LSTM units per layer.", lower_bound=1)
-flags.DEFINE_integer("num_layers", 3, "LSTM layers.", lower_bound=1)
-flags.DEFINE_integer("num_components", 20, "Mixture components.", lower_bound=1)
-flags.DEFINE_integer("window_components", 10, "Soft window components.", lower_bound=1)
-flags.DEFINE_float("window_step", 0.05, "Characters the window moves a point at the start of training: about "
-                   "1 / the data's points per character (IAM-OnDB: 22).", lower_bound=1e-6)
+for _name, _help in (("units", "LSTM units per layer."), ("num_layers", "LSTM layers."),
+                     ("num_components", "Mixture components."), ("window_components", "Soft window components.")):
+    flags.DEFINE_integer(_name, run_flags.constructor_default(GravesSynthesisModel, _name), _help, lower_bound=1)
+flags.DEFINE_float("window_step", run_flags.constructor_default(GravesSynthesisModel, "window_step"),
+                   "Characters the window moves a point at the start of training: about 1 / the data's points per "
+                   "character (IAM-OnDB: 22).", lower_bound=1e-6)
 flags.DEFINE_string("sample_text", "to be or not to be", "Text written by hand after training.")
 flags.DEFINE_float("sample_bias", 1.0, "Sampling bias b (§5.4) of the sample written after training.", lower_bound=0.0)
-training.define_run_flags("runs/graves_synthesis", "savedmodels/graves_synthesis", optimizer="adam",
-                          learning_rate=1e-3, batch_size=32)
-
-
-def read_lines():
-    """(train, valid) transcribed lines, cleaned and split; logs what was dropped and how it was split."""
-    if FLAGS.dataset == "demo" and not os.path.isdir(os.path.join(FLAGS.data_dir, demo.IAM_ONDB_TREE)):
-        demo.write_demo_synthesis(FLAGS.data_dir)
-    train, valid, report = handwriting_text.read_synthesis_lines(FLAGS.data_dir, FLAGS.splits_dir, FLAGS.max_lines)
-    logging.info("%s: %d lines kept (%d forms skipped: text and strokes do not pair; dropped %s); split %s "
-                 "(%d lines on no list): %d train / %d valid", FLAGS.dataset, report["kept"],
-                 len(report["skipped_forms"]), report["dropped"], report["split"], report["unlisted_lines"],
-                 len(train), len(valid))
-    if not (train and valid):
-        raise training.RecipeError(f"{FLAGS.data_dir}: too few lines to split into train/valid "
-                                   f"({len(train)}/{len(valid)} lines)")
-    return train, valid
+run_flags.define_run_flags("graves_synthesis", optimizer="adam", learning_rate=1e-3, batch_size=32)
 
 
 def validation_negative_log_likelihood(model, dataset, lines):
@@ -84,53 +68,66 @@ def validation_negative_log_likelihood(model, dataset, lines):
     return total / len(lines), total / points
 
 
-def train_and_export():
-    backup_dir = training.prepare_run()
-    train, valid = read_lines()
-    # The split is deterministic, so a resumed run recomputes the same statistics.
-    mean, std = handwriting.offset_statistics(train)
-    train, valid = (handwriting.normalise(part, mean, std) for part in (train, valid))
-    tokenizer = training.run_tokenizer(text.CharacterTokenizer, lambda: list(handwriting_text.SYNTHESIS_ALPHABET))
-    datasets = [handwriting_text.synthesis_dataset(part, tokenizer, FLAGS.batch_size, shuffle=shuffle,
-                                                   seed=FLAGS.seed, max_points=FLAGS.max_points)
-                for part, shuffle in ((train, True), (valid, False))]
+class GravesSynthesisRecipe(training.Recipe):
+    name = "graves_synthesis"
+    tokenizer_class = text.CharacterTokenizer
 
-    with training.strategy().scope():
-        model = GravesSynthesisModel(tokenizer.vocabulary_size, FLAGS.units, FLAGS.num_layers, FLAGS.num_components,
-                                     FLAGS.window_components, FLAGS.window_step)
-        model(model.example_input())
+    def read_data(self):
+        """(train, valid) transcribed lines, cleaned, split and normalised; logs what was dropped and how it split."""
+        if FLAGS.dataset == "demo" and not os.path.isdir(os.path.join(FLAGS.data_dir, demo.IAM_ONDB_TREE)):
+            demo.write_demo_synthesis(FLAGS.data_dir)
+        train, valid, report = handwriting_text.read_synthesis_lines(FLAGS.data_dir, FLAGS.splits_dir,
+                                                                     FLAGS.max_lines)
+        logging.info("%s: %d lines kept (%d forms skipped: text and strokes do not pair; dropped %s); split %s "
+                     "(%d lines on no list): %d train / %d valid", FLAGS.dataset, report["kept"],
+                     len(report["skipped_forms"]), report["dropped"], report["split"], report["unlisted_lines"],
+                     len(train), len(valid))
+        if not (train and valid):
+            raise training.RecipeError(f"{FLAGS.data_dir}: too few lines to split into train/valid "
+                                       f"({len(train)}/{len(valid)} lines)")
+        # The export's statistics with --init_from (its weights learnt on them); the split is deterministic, so
+        # a resumed run recomputes the same ones.
+        self.mean, self.std = (reader.Export(FLAGS.init_from).offset_statistics() if FLAGS.init_from
+                               else handwriting.offset_statistics(train))
+        return [handwriting.normalise(part, self.mean, self.std) for part in (train, valid)]
+
+    def build_vocabulary(self, splits):
+        return list(handwriting_text.SYNTHESIS_ALPHABET)
+
+    def datasets(self, splits, tokenizer, replicas):
+        self.valid_ds = handwriting_text.synthesis_dataset(splits[1], tokenizer, FLAGS.batch_size)
+        return (handwriting_text.synthesis_dataset(splits[0], tokenizer, FLAGS.batch_size, shuffle=True,
+                                                   seed=FLAGS.seed, max_points=FLAGS.max_points), self.valid_ds)
+
+    def build_model(self, tokenizer):
+        return GravesSynthesisModel(tokenizer.vocabulary_size, FLAGS.units, FLAGS.num_layers, FLAGS.num_components,
+                                    FLAGS.window_components, FLAGS.window_step)
+
+    def loss(self):
         # Mean over real points: padding has weight 0 and does not dilute the loss.
-        training.compile_model(model, MixtureDensityLoss(FLAGS.num_components, reduction="mean_with_sample_weight"),
-                               datasets[0])
+        return MixtureDensityLoss(FLAGS.num_components, reduction="mean_with_sample_weight")
 
-    training.fit(model, *datasets, backup_dir)
-    if not training.is_chief():
-        return
-    # Evaluated and sampled in float32, as exported (the model may have trained in mixed precision).
-    inference = export.portable_copy(model)
-    per_line, per_point = validation_negative_log_likelihood(inference, datasets[1], valid)
-    print(f"validation NLL: {per_line:.1f} nats per line, {per_point:.4f} per point  ({len(valid)} lines)")
-
-    char_ids = tokenizer([FLAGS.sample_text])
-    written = inference.sample(char_ids, int(char_ids.shape[1]) * export.synthesis.POINTS_PER_CHARACTER,
+    def evaluate(self, model, splits, tokenizer):
+        valid = splits[1]
+        per_line, per_point = validation_negative_log_likelihood(model, self.valid_ds, valid)
+        print(f"validation NLL: {per_line:.1f} nats per line, {per_point:.4f} per point  ({len(valid)} lines)")
+        char_ids = tokenizer([FLAGS.sample_text])
+        written = model.sample(char_ids, int(char_ids.shape[1]) * export.synthesis.POINTS_PER_CHARACTER,
                                FLAGS.sample_bias, FLAGS.seed)
-    length = int(written["lengths"][0])
-    sample = written["strokes"].numpy()[0, :length] * np.array([*std, 1.0], np.float32) + np.array([*mean, 0.0],
-                                                                                                   np.float32)
-    pictures = [os.path.join(FLAGS.model_dir, f"sample.{kind}") for kind in ("png", "svg")]
-    for picture in pictures:
-        strokes.save(sample, picture)
-    print(f"sample: {FLAGS.sample_text!r} in {length} points (finished: {bool(written['finished'][0])}):",
-          " ".join(pictures))
+        length = int(written["lengths"][0])
+        sample = handwriting.denormalise(written["strokes"].numpy()[0, :length], self.mean, self.std)
+        pictures = [os.path.join(FLAGS.model_dir, f"sample.{kind}") for kind in ("png", "svg")]
+        for picture in pictures:
+            strokes.save(sample, picture)
+        print(f"sample: {FLAGS.sample_text!r} in {length} points (finished: {bool(written['finished'][0])}):",
+              " ".join(pictures))
+        return {"dataset": FLAGS.dataset, "valid_nll_per_line": per_line, "valid_nll_per_point": per_point,
+                "valid_lines": len(valid), "train_lines": len(splits[0]), "offset_mean": list(map(float, self.mean)),
+                "offset_std": list(map(float, self.std))}
 
-    model.save(os.path.join(FLAGS.model_dir, "graves_synthesis.keras"))
-    path = export.export_synthesis(model, tokenizer, mean, std, FLAGS.export_dir, tflite=FLAGS.tflite)
-    with open(os.path.join(FLAGS.model_dir, "metrics.json"), "w") as f:
-        json.dump({"dataset": FLAGS.dataset, "valid_nll_per_line": per_line, "valid_nll_per_point": per_point,
-                   "valid_lines": len(valid), "train_lines": len(train), "offset_mean": mean, "offset_std": std,
-                   "export": path}, f, indent=2)
-    print(f"exported: {path}")
+    def export(self, model, tokenizer, metrics):
+        return export.export_synthesis(model, tokenizer, self.mean, self.std, FLAGS.export_dir, tflite=FLAGS.tflite)
 
 
 if __name__ == "__main__":
-    training.main("train_graves_synthesis", train_and_export)
+    run_flags.main("train_graves_synthesis", GravesSynthesisRecipe)

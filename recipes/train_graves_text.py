@@ -14,15 +14,14 @@ split read in order with the states carried (and with dynamic evaluation,
 takes a prime text, a length, a temperature and a seed.
 """
 
-import json
 import math
-import os
 
 from absl import flags, logging
 
 import keras
 import tensorflow as tf
 
+import run_flags
 from zoo import export, text, training
 from zoo.data import text_corpus
 from zoo.models import GravesTextModel
@@ -32,8 +31,10 @@ FLAGS = flags.FLAGS
 flags.DEFINE_enum("corpus", "demo", text_corpus.CORPORA, "Corpus to train on.")
 flags.DEFINE_string("data_dir", "data/graves_text_demo", "Folder holding the corpus's published files.")
 flags.DEFINE_bool("download", False, "Fetch a missing corpus from its published URL into --data_dir.")
-flags.DEFINE_integer("units", 700, "LSTM units per layer.", lower_bound=1)
-flags.DEFINE_integer("num_layers", 7, "LSTM layers.", lower_bound=1)
+flags.DEFINE_integer("units", run_flags.constructor_default(GravesTextModel, "units"), "LSTM units per layer.",
+                     lower_bound=1)
+flags.DEFINE_integer("num_layers", run_flags.constructor_default(GravesTextModel, "num_layers"), "LSTM layers.",
+                     lower_bound=1)
 flags.DEFINE_integer("sequence_length", 100, "Characters per training window.", lower_bound=1)
 flags.DEFINE_bool("carry_states", True, "Train and validate on the stream in order, each window starting from the "
                   "states the previous one ended in (truncated backpropagation through time, Graves §3); "
@@ -42,13 +43,7 @@ flags.DEFINE_string("sample_prime", "The ", "Prime text of the sample printed af
 flags.DEFINE_float("dynamic_learning_rate", 0.0, "Also report the test BPC with dynamic evaluation (Graves §3.1): "
                    "a gradient step of this size on each window after scoring it; 0 = not.", lower_bound=0.0)
 # Graves trained with RMSProp (momentum 0.9, learning rate 1e-4) and clipped derivatives.
-training.define_run_flags("runs/graves_text", "savedmodels/graves_text", optimizer="rmsprop", learning_rate=1e-4,
-                          batch_size=32)
-
-
-def tokenizer_for(train):
-    """The run's characters: from the training split, or the saved ones when resuming."""
-    return training.run_tokenizer(text.CharacterTokenizer, lambda: text.build_character_vocabulary(train))
+run_flags.define_run_flags("graves_text", optimizer="rmsprop", learning_rate=1e-4, batch_size=32)
 
 
 def windows_negative_log_likelihood(model, dataset):
@@ -65,59 +60,64 @@ def windows_negative_log_likelihood(model, dataset):
     return total / count
 
 
-def train_and_export():
-    backup_dir = training.prepare_run()
-    train, valid, test = text_corpus.read_corpus(FLAGS.corpus, FLAGS.data_dir, FLAGS.download)
-    tokenizer = tokenizer_for(train)
-    logging.info("%s: %d / %d / %d characters, %d symbols", FLAGS.corpus, len(train), len(valid), len(test),
-                 tokenizer.vocabulary_size - 2)
-    # The ids the server's tokenizer gives: training reads the text through the same graph ops.
-    ids = [tokenizer.encode(split) for split in (train, valid, test)]
-    test_windows = text_corpus.window_dataset(ids[2], FLAGS.sequence_length, FLAGS.batch_size)
-    replicas = training.strategy().num_replicas_in_sync
-    if FLAGS.carry_states:
+class GravesTextRecipe(training.Recipe):
+    name = "graves_text"
+    tokenizer_class = text.CharacterTokenizer
+
+    def read_data(self):
+        return text_corpus.read_corpus(FLAGS.corpus, FLAGS.data_dir, FLAGS.download)
+
+    def build_vocabulary(self, splits):
+        return text.build_character_vocabulary(splits[0])
+
+    def datasets(self, splits, tokenizer, replicas):
+        logging.info("%s: %d / %d / %d characters, %d symbols", FLAGS.corpus, *map(len, splits),
+                     tokenizer.vocabulary_size - 2)
+        # The ids the server's tokenizer gives: training reads the text through the same graph ops.
+        self.ids = [tokenizer.encode(split) for split in splits]
+        if not FLAGS.carry_states:
+            return (text_corpus.window_dataset(self.ids[0], FLAGS.sequence_length, FLAGS.batch_size, shuffle=True,
+                                               seed=FLAGS.seed),
+                    text_corpus.window_dataset(self.ids[1], FLAGS.sequence_length, FLAGS.batch_size))
         if FLAGS.batch_size % replicas:
             raise training.RecipeError(f"--carry_states: --batch_size={FLAGS.batch_size} must split evenly across "
                                        f"{replicas} replicas (each one carries the states of its rows)")
-        train_ds, valid_ds = (text_corpus.stream_dataset(split, FLAGS.sequence_length, FLAGS.batch_size)
-                              for split in ids[:2])
-    else:
-        train_ds, valid_ds = (text_corpus.window_dataset(split, FLAGS.sequence_length, FLAGS.batch_size,
-                                                         shuffle=shuffle, seed=FLAGS.seed)
-                              for split, shuffle in ((ids[0], True), (ids[1], False)))
+        return tuple(text_corpus.stream_dataset(split, FLAGS.sequence_length, FLAGS.batch_size)
+                     for split in self.ids[:2])
 
-    with training.strategy().scope():
-        model = GravesTextModel(tokenizer.vocabulary_size, units=FLAGS.units, num_layers=FLAGS.num_layers)
-        model(model.example_input())
-        trained = CarriedStateTrainer(model, FLAGS.batch_size // replicas) if FLAGS.carry_states else model
-        training.compile_model(trained, keras.losses.SparseCategoricalCrossentropy(from_logits=True), train_ds)
+    def build_model(self, tokenizer):
+        return GravesTextModel(tokenizer.vocabulary_size, units=FLAGS.units, num_layers=FLAGS.num_layers)
 
-    training.fit(trained, train_ds, valid_ds, backup_dir, callbacks=[ResetStates()] if FLAGS.carry_states else [])
-    if not training.is_chief():
-        return
-    # Evaluated and sampled in float32, as exported (the model may have trained in mixed precision).
-    inference = export.portable_copy(model)
-    window_bits = windows_negative_log_likelihood(inference, test_windows) / math.log(2)
-    bits_per_character = stream_negative_log_likelihood(inference, ids[2], FLAGS.sequence_length) / math.log(2)
-    print(f"test bits per character: {bits_per_character:.4f} reading the test text in order, states carried "
-          f"({len(test)} characters; {window_bits:.4f} on windows that start from zero states)")
-    dynamic_bits = None
-    if FLAGS.dynamic_learning_rate:
-        dynamic_bits = stream_negative_log_likelihood(inference, ids[2], FLAGS.sequence_length,
-                                                      FLAGS.dynamic_learning_rate) / math.log(2)
-        print(f"test bits per character with dynamic evaluation: {dynamic_bits:.4f} "
-              f"(learning rate {FLAGS.dynamic_learning_rate})")
-    sample = inference.generate(tokenizer(tf.constant([FLAGS.sample_prime])), 200, 1.0, (FLAGS.seed, 0))
-    print("sample:", FLAGS.sample_prime + tokenizer.detokenize(sample)[0].numpy().decode("utf-8"))
+    def loss(self):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-    model.save(os.path.join(FLAGS.model_dir, "graves_text.keras"))
-    path = export.export_graves_text(model, tokenizer, FLAGS.export_dir, tflite=FLAGS.tflite)
-    with open(os.path.join(FLAGS.model_dir, "metrics.json"), "w") as f:
-        json.dump({"corpus": FLAGS.corpus, "test_bits_per_character": bits_per_character,
-                   "test_bits_per_character_windows": window_bits, "test_bits_per_character_dynamic": dynamic_bits,
-                   "test_characters": len(test), "export": path}, f, indent=2)
-    print(f"exported: {path}")
+    def trainer(self, model, replicas):
+        return CarriedStateTrainer(model, FLAGS.batch_size // replicas) if FLAGS.carry_states else model
+
+    def callbacks(self):
+        return [ResetStates()] if FLAGS.carry_states else []
+
+    def evaluate(self, model, splits, tokenizer):
+        test_ids = self.ids[2]
+        test_windows = text_corpus.window_dataset(test_ids, FLAGS.sequence_length, FLAGS.batch_size)
+        window_bits = windows_negative_log_likelihood(model, test_windows) / math.log(2)
+        bits = stream_negative_log_likelihood(model, test_ids, FLAGS.sequence_length) / math.log(2)
+        print(f"test bits per character: {bits:.4f} reading the test text in order, states carried "
+              f"({len(splits[2])} characters; {window_bits:.4f} on windows that start from zero states)")
+        dynamic_bits = None
+        if FLAGS.dynamic_learning_rate:
+            dynamic_bits = stream_negative_log_likelihood(model, test_ids, FLAGS.sequence_length,
+                                                          FLAGS.dynamic_learning_rate) / math.log(2)
+            print(f"test bits per character with dynamic evaluation: {dynamic_bits:.4f} "
+                  f"(learning rate {FLAGS.dynamic_learning_rate})")
+        sample = model.generate(tokenizer(tf.constant([FLAGS.sample_prime])), 200, 1.0, (FLAGS.seed, 0))
+        print("sample:", FLAGS.sample_prime + tokenizer.detokenize(sample)[0].numpy().decode("utf-8"))
+        return {"corpus": FLAGS.corpus, "test_bits_per_character": bits, "test_bits_per_character_windows": window_bits,
+                "test_bits_per_character_dynamic": dynamic_bits, "test_characters": len(splits[2])}
+
+    def export(self, model, tokenizer, metrics):
+        return export.export_graves_text(model, tokenizer, FLAGS.export_dir, tflite=FLAGS.tflite)
 
 
 if __name__ == "__main__":
-    training.main("train_graves_text", train_and_export)
+    run_flags.main("train_graves_text", GravesTextRecipe)

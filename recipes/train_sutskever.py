@@ -7,15 +7,17 @@ The training, evaluation and export are zoo.translation's, shared by every trans
 
 from absl import flags
 
-from zoo import translation
+import run_flags
+import translation_flags
 from zoo.models import SutskeverSeq2Seq
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("embedding_dim", 1000, "Word piece embedding size.", lower_bound=1)
-flags.DEFINE_integer("units", 1000, "LSTM units per layer.", lower_bound=1)
-flags.DEFINE_integer("num_layers", 4, "LSTM layers of the encoder and of the decoder.", lower_bound=1)
-flags.DEFINE_bool("reverse_source", True, "Read the source backwards (§3.3).")
-translation.define_flags("sutskever")
+for _name, _help in (("embedding_dim", "Word piece embedding size."), ("units", "LSTM units per layer."),
+                     ("num_layers", "LSTM layers of the encoder and of the decoder.")):
+    flags.DEFINE_integer(_name, run_flags.constructor_default(SutskeverSeq2Seq, _name), _help, lower_bound=1)
+flags.DEFINE_bool("reverse_source", run_flags.constructor_default(SutskeverSeq2Seq, "reverse_source"),
+                  "Read the source backwards (§3.3).")
+translation_flags.define_flags("sutskever")
 
 
 def build_model(vocabulary_size):
@@ -25,4 +27,4 @@ def build_model(vocabulary_size):
 
 
 if __name__ == "__main__":
-    translation.main("sutskever", build_model)
+    translation_flags.main("sutskever", build_model)

@@ -1,7 +1,6 @@
 """What the recipes train with beyond Keras's defaults: label smoothing, the cosine schedule, checkpoint averaging."""
 
 import os
-import types
 
 import keras
 import numpy as np
@@ -53,14 +52,13 @@ def test_smoothing_outside_zero_to_one_is_refused():
         LabelSmoothedCrossentropy(1.0)
 
 
-def run_flags(**values):
-    defaults = dict(lr_schedule="cosine", warmup_steps=0, learning_rate=0.01, epochs=3, steps_per_epoch=0)
-    return types.SimpleNamespace(**{**defaults, **values})
+def run_options(**values):
+    return training.RunOptions("run", "export", **{**dict(lr_schedule="cosine", learning_rate=0.01, epochs=3),
+                                                   **values})
 
 
-def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step_of_the_run(monkeypatch):
-    monkeypatch.setattr(training, "FLAGS", run_flags(warmup_steps=2))
-    schedule = training.learning_rate(tf.data.Dataset.range(10).batch(4))  # 3 batches an epoch, 9 steps in all
+def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step_of_the_run():
+    schedule = training.learning_rate(run_options(warmup_steps=2), steps_per_epoch=3)  # 9 steps in all
     rates = [float(schedule(step)) for step in range(10)]
     np.testing.assert_allclose(rates[:3], [0.0, 0.005, 0.01], atol=1e-7)
     assert all(a > b for a, b in zip(rates[2:9], rates[3:9]))  # decays over the 7 steps after the warm-up
@@ -68,21 +66,20 @@ def test_cosine_schedule_warms_up_then_decays_to_zero_at_the_last_step_of_the_ru
     np.testing.assert_allclose(float(schedule(2 + 3.5)), 0.005, atol=1e-7)  # half-way through the decay: half
 
 
-def test_schedule_counts_steps_per_epoch_from_the_flag_when_given(monkeypatch):
-    monkeypatch.setattr(training, "FLAGS", run_flags(steps_per_epoch=5, epochs=2))
-    schedule = training.learning_rate(tf.data.Dataset.range(1).batch(1).repeat())  # never counted: endless
-    np.testing.assert_allclose([float(schedule(0)), float(schedule(5)), float(schedule(10))], [0.01, 0.005, 0.0],
-                               atol=1e-7)
+def test_a_pass_over_a_dataset_that_does_not_know_its_length_counts_its_batches():
+    unknown = tf.data.Dataset.range(10).filter(lambda x: x >= 0).batch(4)
+    assert int(unknown.cardinality()) < 0
+    assert training.count_batches(unknown) == 3
+    assert training.count_batches(tf.data.Dataset.range(10).batch(4)) == 3
 
 
 @pytest.mark.parametrize("values, message", [
     (dict(lr_schedule="constant", warmup_steps=3), "--warmup_steps needs --lr_schedule=cosine"),
     (dict(warmup_steps=9), "--warmup_steps=9 leaves nothing to decay: the run has 9 steps"),
 ])
-def test_a_schedule_that_cannot_run_is_a_recipe_error(monkeypatch, values, message):
-    monkeypatch.setattr(training, "FLAGS", run_flags(**values))
+def test_a_schedule_that_cannot_run_is_a_recipe_error(values, message):
     with pytest.raises(training.RecipeError, match=message):
-        training.learning_rate(tf.data.Dataset.range(10).batch(4))
+        training.learning_rate(run_options(**values), steps_per_epoch=3)
 
 
 def test_epoch_weights_keep_the_last_epochs_and_average_them(tmp_path):

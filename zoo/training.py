@@ -1,172 +1,290 @@
-"""What every recipe shares: run flags, checkpoints and resume, strategy, optimizer, one-line errors.
+"""The one training routine every recipe runs, and what it is made of.
 
-A recipe defines its model's flags, calls `define_run_flags` for the rest and
-hands its `train_and_export()` to `main`. The training loop is `fit`:
-`model.fit` with checkpoints and TensorBoard logs. Only the chief of a
-cluster writes files (`is_chief`).
+A recipe (`Recipe`) says only what differs: its data, its tokenizer, its
+model, its loss, its metric and its export. `train(recipe, options)` does
+the rest, in this order:
+
+1. the run's `tf.distribute` strategy, then the checks of the run and export
+   folders (a fresh run never mixes with an old one's checkpoint);
+2. the data, and the tokenizer: built from the training split and saved in
+   the run folder, read back from it when resuming, or taken from the export
+   `options.init_from` names (fine-tuning);
+3. in the strategy's scope: the model, built, its weights taken from the
+   export (`init_from`), compiled with the options' optimizer;
+4. `model.fit` with checkpoints (resumable), TensorBoard logs and, with
+   `average_epochs`, the mean of the last epochs' weights;
+5. on the chief only: the recipe's evaluation of a float32 copy, the `.keras`
+   file, the export and `metrics.json`.
+
+Library code takes arguments: `RunOptions` holds what a recipe's run flags
+say (`recipes/run_flags.py` defines the flags and fills it).
 """
 
+import dataclasses
 import hashlib
+import json
+import logging
 import os
 import shutil
-import sys
 import tempfile
-
-from absl import flags, logging
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from zoo import distribute, export
-from zoo.data.files import DataError
+from zoo.export import reader
 
-FLAGS = flags.FLAGS
+log = logging.getLogger(__name__)
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 LR_SCHEDULES = ("constant", "cosine")
-EPOCH_WEIGHTS = "epoch_weights"  # the folder of --model_dir that keeps the last --average_epochs epochs' weights
+EPOCH_WEIGHTS = "epoch_weights"  # the folder of model_dir that keeps the last average_epochs epochs' weights
 
 
 class RecipeError(Exception):
     """A problem with the run's set-up, reported as one line."""
 
 
-def define_run_flags(model_dir, export_dir, optimizer="adam", learning_rate=0.001, batch_size=64, epochs=10):
-    """Defines the flags every recipe has, with the recipe's defaults."""
-    flags.DEFINE_enum("optimizer", optimizer, OPTIMIZERS, "sgd and rmsprop use momentum 0.9.")
-    flags.DEFINE_float("learning_rate", learning_rate, "Learning rate.", lower_bound=0.0)
-    flags.DEFINE_enum("lr_schedule", "constant", LR_SCHEDULES, "constant: --learning_rate throughout; cosine: a "
-                      "linear warm-up over --warmup_steps, then a cosine decay to 0 at the end of --epochs "
-                      "(Loshchilov & Hutter 2017).")
-    flags.DEFINE_integer("warmup_steps", 0, "Steps of linear warm-up from 0 to --learning_rate (--lr_schedule=cosine).",
-                         lower_bound=0)
-    flags.DEFINE_float("clipnorm", 0.0, "Clip each gradient to this norm; 0 = no clipping.", lower_bound=0.0)
-    flags.DEFINE_integer("batch_size", batch_size, "Global batch size (split across replicas).", lower_bound=1)
-    flags.DEFINE_integer("epochs", epochs, "Epochs to train (in all, counting resumed ones).", lower_bound=1)
-    flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch; 0 = one pass over the training set.", lower_bound=0)
-    flags.DEFINE_integer("checkpoint_steps", 0, "Also checkpoint every this many steps; 0 = at each epoch's end only.",
-                         lower_bound=0)
-    flags.DEFINE_integer("average_epochs", 1, "Evaluate and export the mean of the weights at the ends of the last "
-                         "this many epochs (checkpoint averaging, as Vaswani et al. 2017); 1 = the last weights.",
-                         lower_bound=1)
-    flags.DEFINE_string("model_dir", model_dir, "Checkpoints, TensorBoard logs, vocabulary, final .keras model.")
-    flags.DEFINE_string("export_dir", export_dir, "TF Serving model base path; exports go to <dir>/<version>/.")
-    flags.DEFINE_bool("tflite", True, "Also convert the model to TFLite beside the export.")
-    flags.DEFINE_bool("resume", False, "Continue from the last checkpoint in --model_dir.")
-    flags.DEFINE_enum("strategy", "default", distribute.STRATEGIES, "tf.distribute strategy.")
-    flags.DEFINE_bool("mixed_precision", False, "Compute in float16 (bfloat16 with --strategy=tpu), keep the "
-                      "variables in float32: for GPUs and TPUs; slower on a CPU. Exports are float32 either way.")
-    flags.DEFINE_bool("jit_compile", False, "XLA-compile the training step: measured slower on CPU "
-                      "(benchmarks/README.md), worth a try on a GPU; each new batch shape compiles again.")
-    flags.DEFINE_string("tpu", "", "TPU name or address for --strategy=tpu.")
-    flags.DEFINE_integer("seed", 1, "Random seed.")
+@dataclasses.dataclass
+class RunOptions:
+    """How a run trains, checkpoints and exports; every recipe's run flags, by the same names.
+
+    The defaults are the recipes' unless a recipe states its paper's
+    (`recipes/run_flags.py` takes a flag's default from here, or from the
+    recipe's overrides).
+    """
+
+    model_dir: str
+    export_dir: str
+    optimizer: str = "adam"  # sgd and rmsprop use momentum 0.9
+    learning_rate: float = 0.001
+    lr_schedule: str = "constant"  # constant, or cosine: a linear warm-up, then a cosine decay to 0 at the end
+    warmup_steps: int = 0
+    clipnorm: float = 0.0  # clip each gradient to this norm; 0 = no clipping
+    batch_size: int = 64  # global: split across replicas
+    epochs: int = 10  # in all, counting resumed ones
+    steps_per_epoch: int = 0  # 0 = one pass over the training set
+    checkpoint_steps: int = 0  # also checkpoint every this many steps; 0 = at each epoch's end only
+    average_epochs: int = 1  # export the mean of the last this many epochs' weights
+    tflite: bool = True
+    resume: bool = False
+    init_from: str = ""  # an export whose weights and tokenizer the run starts from
+    strategy: str = "default"
+    tpu: str = ""
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    seed: int = 1
 
 
-def prepare_run():
-    """Creates the strategy, checks the export dir and the model dir before any work; returns the checkpoint folder.
+class Recipe:
+    """What one recipe trains: override the methods that differ; `train` calls them in order.
+
+    `name` names the run's `.keras` file. `loss` and `metrics` go to
+    `model.compile`. A recipe holds its own settings (data folder, model
+    sizes) and the run's `options` (set by `train`).
+    """
+
+    name = "model"
+    tokenizer_class = None  # a zoo.text.Tokenizer class, or None for a model that reads numbers
+    tokenizer_options = {}
+    vocabulary_size = None  # the vocabulary the run asks for; with init_from, the export's must be as large
+    metrics = ()
+
+    def read_data(self):
+        """The run's data, whatever shape the recipe's other methods take."""
+        raise NotImplementedError
+
+    def build_vocabulary(self, data):
+        """The tokenizer's vocabulary (or model) from the training data: a fresh run's."""
+        raise NotImplementedError
+
+    def datasets(self, data, tokenizer, replicas):
+        """(training, validation) `tf.data` datasets of global batches."""
+        raise NotImplementedError
+
+    def build_model(self, tokenizer):
+        """The model, not yet built."""
+        raise NotImplementedError
+
+    def loss(self):
+        raise NotImplementedError
+
+    def initialise(self, model, data, tokenizer):
+        """Sets weights before training in a run from scratch (not resumed, not `init_from`)."""
+
+    def trainer(self, model, replicas):
+        """The model `fit` trains: `model`, or a wrapper that trains it."""
+        return model
+
+    def callbacks(self):
+        return []
+
+    def evaluate(self, model, data, tokenizer):
+        """Test (or validation) metrics of the float32 `model`, printed; returns `{name: value}` for metrics.json."""
+        raise NotImplementedError
+
+    def export(self, model, tokenizer, metrics):
+        """Writes the export under `options.export_dir`; returns its path. `metrics` are `evaluate`'s."""
+        raise NotImplementedError
+
+
+def train(recipe, options):
+    """Trains, evaluates and exports `recipe` as `options` say (module docstring); returns metrics.json's dict.
+
+    Workers other than the chief train and return None.
+    """
+    recipe.options = options
+    strategy = prepare_run(options)
+    init = reader.Export(options.init_from) if options.init_from else None
+    data = recipe.read_data()
+    tokenizer = run_tokenizer(recipe, data, options, init)
+    replicas = strategy.num_replicas_in_sync
+    train_ds, valid_ds = recipe.datasets(data, tokenizer, replicas)
+    steps_per_epoch = options.steps_per_epoch or count_batches(train_ds)
+    with strategy.scope():
+        model = recipe.build_model(tokenizer)
+        model(model.example_input())
+        if init is not None and not options.resume:
+            init.copy_weights_to(model)
+        elif not options.resume:
+            recipe.initialise(model, data, tokenizer)
+        trained = recipe.trainer(model, replicas)
+        compile_model(trained, recipe.loss(), options, steps_per_epoch, metrics=list(recipe.metrics))
+    fit(trained, train_ds, valid_ds, options, steps_per_epoch, strategy, callbacks=recipe.callbacks())
+    if not distribute.is_chief(strategy):
+        return None
+    # Evaluated in float32, as exported (the model may have trained in mixed precision).
+    metrics = recipe.evaluate(export.portable_copy(model), data, tokenizer)
+    model.save(os.path.join(options.model_dir, f"{recipe.name}.keras"))
+    path = recipe.export(model, tokenizer, metrics)
+    metrics = {**metrics, "export": path}
+    write_json(os.path.join(options.model_dir, "metrics.json"), metrics)
+    print(f"exported: {path}")
+    return metrics
+
+
+def write_json(path, content):
+    """Writes `content` as JSON to `path`, whole or not at all."""
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(content, f, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def prepare_run(options):
+    """Creates the strategy, checks the export dir and the model dir before any work; returns the strategy.
 
     The strategy comes first: MultiWorkerMirroredStrategy must exist before
     any other TensorFlow op runs. Refuses to mix a fresh run with an old one:
-    without --resume, a model dir holding a checkpoint is an error, and
-    --resume needs one. On a cluster --model_dir must be a folder every worker
+    without `resume`, a model dir holding a checkpoint is an error, and
+    `resume` needs one. On a cluster `model_dir` must be a folder every worker
     sees (a shared file system or a bucket): the chief writes there, the
     others read its checkpoint when resuming.
     """
-    strategy()
-    if is_chief():
-        export.check_writable(FLAGS.export_dir)
-    backup_dir = os.path.join(FLAGS.model_dir, "checkpoints")
+    strategy = distribute.get_strategy(options.strategy, options.tpu)
+    log.info("Strategy %s: %d replicas in sync", options.strategy, strategy.num_replicas_in_sync)
+    chief = distribute.is_chief(strategy)
+    if chief:
+        export.check_writable(options.export_dir)
+    backup_dir = checkpoint_dir(options)
     has_checkpoint = os.path.isdir(backup_dir) and bool(os.listdir(backup_dir))
-    if FLAGS.resume and not has_checkpoint:
+    if options.resume and not has_checkpoint:
         raise RecipeError(f"--resume: no checkpoint in {backup_dir}")
-    if not FLAGS.resume and has_checkpoint:
+    if not options.resume and has_checkpoint:
         raise RecipeError(f"{backup_dir} holds a checkpoint of an earlier run; "
                           "pass --resume to continue it or choose another --model_dir")
-    if is_chief():
-        os.makedirs(FLAGS.model_dir, exist_ok=True)
-    keras.utils.set_random_seed(FLAGS.seed)
-    if FLAGS.mixed_precision:
+    if options.resume and options.init_from:
+        raise RecipeError("--init_from starts a run from an export; --resume continues one from its checkpoint: "
+                          "pass one of them")
+    if chief:
+        os.makedirs(options.model_dir, exist_ok=True)
+    keras.utils.set_random_seed(options.seed)
+    if options.mixed_precision:
         # Keras then wraps the optimizer in a LossScaleOptimizer for float16.
-        keras.config.set_dtype_policy("mixed_bfloat16" if FLAGS.strategy == "tpu" else "mixed_float16")
-    return backup_dir
+        keras.config.set_dtype_policy("mixed_bfloat16" if options.strategy == "tpu" else "mixed_float16")
+    return strategy
 
 
-_strategy = None
+def checkpoint_dir(options):
+    return os.path.join(options.model_dir, "checkpoints")
 
 
-def strategy():
-    """The run's `tf.distribute` strategy (`--strategy`), created once."""
-    global _strategy
-    if _strategy is None:
-        _strategy = distribute.get_strategy(FLAGS.strategy, FLAGS.tpu)
-        logging.info("Strategy %s: %d replicas in sync", FLAGS.strategy, _strategy.num_replicas_in_sync)
-    return _strategy
+def run_tokenizer(recipe, data, options, init=None):
+    """The run's tokenizer, saved in the run folder so that ids keep their meaning across a resume.
 
-
-def is_chief():
-    """Whether this process writes the run's files (vocabulary, checkpoints, logs, export): only the chief does."""
-    return distribute.is_chief(strategy())
-
-
-def run_tokenizer(tokenizer_class, build_vocabulary, **options):
-    """The run's tokenizer, saved in --model_dir so that ids keep their meaning across a resume.
-
-    A fresh run builds it from `build_vocabulary()` and the chief saves it
-    (`Tokenizer.save`); with --resume it is loaded back. `options` go to the
-    tokenizer's constructor.
+    Resumed: read back from the run folder. `init`: the export's. Otherwise
+    built from `recipe.build_vocabulary(data)`. The chief saves it
+    (`Tokenizer.save`). None for a recipe without one.
     """
-    if FLAGS.resume:
-        return tokenizer_class.load(FLAGS.model_dir, **options)
-    tokenizer = tokenizer_class(build_vocabulary(), **options)
-    if is_chief():
-        tokenizer.save(FLAGS.model_dir)
+    if recipe.tokenizer_class is None:
+        return None
+    if options.resume:
+        return recipe.tokenizer_class.load(options.model_dir, **recipe.tokenizer_options)
+    if init is not None:
+        tokenizer = init.tokenizer
+        if not isinstance(tokenizer, recipe.tokenizer_class):
+            raise RecipeError(f"--init_from={options.init_from}: its tokenizer is a "
+                              f"{type(tokenizer).__name__}, this recipe's a {recipe.tokenizer_class.__name__}")
+        if recipe.vocabulary_size not in (None, tokenizer.vocabulary_size):
+            raise RecipeError(f"--vocabulary_size={recipe.vocabulary_size} disagrees with --init_from="
+                              f"{options.init_from}, whose vocabulary has {tokenizer.vocabulary_size} entries: "
+                              f"pass --vocabulary_size={tokenizer.vocabulary_size} or leave the flag out")
+    else:
+        tokenizer = recipe.tokenizer_class(recipe.build_vocabulary(data), **recipe.tokenizer_options)
+    tokenizer.save(options.model_dir)
     return tokenizer
 
 
-def learning_rate(train_ds):
-    """--learning_rate, or the --lr_schedule over the run's steps (--epochs of `train_ds`'s batches or --steps_per_epoch).
+def count_batches(dataset):
+    """The batches of one pass over `dataset` (a dataset that does not know its length is read once)."""
+    known = int(dataset.cardinality())
+    if known >= 0:
+        return known
+    return int(dataset.reduce(0, lambda count, _: count + 1))
+
+
+def learning_rate(options, steps_per_epoch):
+    """`options.learning_rate`, or its `lr_schedule` over the run's `epochs` × `steps_per_epoch` steps.
 
     The schedule is a function of the optimizer's step counter, which the
     checkpoints hold: a resumed run goes on where it stopped.
     """
-    if FLAGS.lr_schedule == "constant":
-        if FLAGS.warmup_steps:
+    if options.lr_schedule == "constant":
+        if options.warmup_steps:
             raise RecipeError("--warmup_steps needs --lr_schedule=cosine")
-        return FLAGS.learning_rate
-    steps_per_epoch = FLAGS.steps_per_epoch or int(train_ds.reduce(0, lambda count, _: count + 1))
-    total = FLAGS.epochs * steps_per_epoch
-    if FLAGS.warmup_steps >= total:
-        raise RecipeError(f"--warmup_steps={FLAGS.warmup_steps} leaves nothing to decay: the run has {total} steps")
-    logging.info("Learning rate: %d warm-up steps to %g, cosine decay to 0 at step %d", FLAGS.warmup_steps,
-                 FLAGS.learning_rate, total)
-    if not FLAGS.warmup_steps:
-        return keras.optimizers.schedules.CosineDecay(FLAGS.learning_rate, total)
-    return keras.optimizers.schedules.CosineDecay(0.0, total - FLAGS.warmup_steps, warmup_target=FLAGS.learning_rate,
-                                                  warmup_steps=FLAGS.warmup_steps)
+        return options.learning_rate
+    total = options.epochs * steps_per_epoch
+    if options.warmup_steps >= total:
+        raise RecipeError(f"--warmup_steps={options.warmup_steps} leaves nothing to decay: the run has {total} steps")
+    log.info("Learning rate: %d warm-up steps to %g, cosine decay to 0 at step %d", options.warmup_steps,
+                 options.learning_rate, total)
+    if not options.warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(options.learning_rate, total)
+    return keras.optimizers.schedules.CosineDecay(0.0, total - options.warmup_steps,
+                                                  warmup_target=options.learning_rate,
+                                                  warmup_steps=options.warmup_steps)
 
 
-def optimizer(train_ds):
-    """The optimizer the flags name, for training on `train_ds` (create it inside the strategy's scope)."""
-    rate = learning_rate(train_ds)
-    clip = {"clipnorm": FLAGS.clipnorm} if FLAGS.clipnorm else {}
-    if FLAGS.optimizer == "sgd":
+def optimizer(options, steps_per_epoch):
+    """The optimizer `options` name (create it inside the strategy's scope)."""
+    rate = learning_rate(options, steps_per_epoch)
+    clip = {"clipnorm": options.clipnorm} if options.clipnorm else {}
+    if options.optimizer == "sgd":
         return keras.optimizers.SGD(rate, momentum=0.9, **clip)
-    if FLAGS.optimizer == "rmsprop":
+    if options.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(rate, momentum=0.9, **clip)
     return keras.optimizers.Adam(rate, **clip)
 
 
-def compile_model(model, loss, train_ds, **kwargs):
-    """`model.compile` with the flags' optimizer and --jit_compile, then builds the model's optimizer.
+def compile_model(model, loss, options, steps_per_epoch, **kwargs):
+    """`model.compile` with the options' optimizer and `jit_compile`, then builds the model's optimizer.
 
-    `train_ds` is the training set `fit` will get: a learning-rate schedule
-    counts its batches. The optimizer's variables must exist before `fit`:
-    BackupAndRestore restores into them (and with --mixed_precision
-    `model.optimizer` is Keras's loss-scale wrapper, with variables of its
-    own). Call it in the strategy's scope, on a model that has been called
-    once.
+    The optimizer's variables must exist before `fit`: BackupAndRestore
+    restores into them (and with mixed precision `model.optimizer` is Keras's
+    loss-scale wrapper, with variables of its own). Call it in the
+    strategy's scope, on a model that has been called once.
     """
-    model.compile(optimizer=optimizer(train_ds), loss=loss, jit_compile=FLAGS.jit_compile, **kwargs)
+    model.compile(optimizer=optimizer(options, steps_per_epoch), loss=loss, jit_compile=options.jit_compile,
+                  **kwargs)
     model.optimizer.build(model.trainable_variables)
 
 
@@ -218,12 +336,12 @@ def average_weights(model, paths):
     model.set_weights([np.mean(values, axis=0).astype(values[0].dtype) for values in zip(*collected)])
 
 
-def fit(model, train_ds, validation_ds, backup_dir, callbacks=()):
-    """`model.fit` with checkpoints (resumable) and TensorBoard logs; with --average_epochs, averages the weights.
+def fit(model, train_ds, validation_ds, options, steps_per_epoch, strategy, callbacks=()):
+    """`model.fit` with checkpoints (resumable) and TensorBoard logs; with `average_epochs`, averages the weights.
 
     The model and its optimizer must be built: BackupAndRestore restores into
     existing variables. A checkpoint is written at each epoch's end and, with
-    --checkpoint_steps, every that many steps; it holds the weights, the
+    `checkpoint_steps`, every that many steps; it holds the weights, the
     optimizer's state (its step counter too) and the epoch. Keras resumes at
     the start of the epoch the checkpoint was written in: an interrupted
     epoch is run again from its first batch, from the mid-epoch weights.
@@ -234,48 +352,51 @@ def fit(model, train_ds, validation_ds, backup_dir, callbacks=()):
     write their checkpoints and logs to a temporary folder, as Keras's
     multi-worker guide asks, and restore from the chief's.
 
-    With --average_epochs=N > 1 the weights at each epoch's end are also
+    With `average_epochs` = N > 1 the weights at each epoch's end are also
     saved to `<model_dir>/epoch_weights/` (the last N kept), and after the
     last epoch the model's weights become the mean of those N: evaluation,
     the .keras file and the export get the average; the checkpoint keeps
     the last weights, so a resumed run trains on from them.
 
-    `callbacks` go to `model.fit` after the run's own.
+    `steps_per_epoch` is the run's (`options.steps_per_epoch`, or one pass
+    over `train_ds`): Keras's progress bar shows it. `callbacks` go to
+    `model.fit` after the run's own.
     """
-    steps_per_epoch = FLAGS.steps_per_epoch or None
-    if steps_per_epoch:
+    if options.steps_per_epoch:
         train_ds = train_ds.repeat()
-    options = tf.data.Options()
+    else:  # a pipeline that filters or buckets does not know its length: the progress bar would say "Unknown"
+        train_ds = train_ds.apply(tf.data.experimental.assert_cardinality(steps_per_epoch))
+    data_options = tf.data.Options()
     # The datasets are built in memory on every worker: each takes its part of each batch.
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    train_ds, validation_ds = train_ds.with_options(options), validation_ds.with_options(options)
-    log_dir = os.path.join(FLAGS.model_dir, "logs")
+    data_options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    train_ds, validation_ds = train_ds.with_options(data_options), validation_ds.with_options(data_options)
+    backup_dir, log_dir = checkpoint_dir(options), os.path.join(options.model_dir, "logs")
     worker_dir = None
-    if not is_chief():
+    if not distribute.is_chief(strategy):
         worker_dir = tempfile.mkdtemp(prefix="zoo-worker-")
         if os.path.isdir(backup_dir):
             shutil.copytree(backup_dir, os.path.join(worker_dir, "checkpoints"))
         backup_dir, log_dir = os.path.join(worker_dir, "checkpoints"), os.path.join(worker_dir, "logs")
     callbacks = [
-        BackupAndRestore(backup_dir, save_freq=FLAGS.checkpoint_steps or "epoch", double_checkpoint=True,
+        BackupAndRestore(backup_dir, save_freq=options.checkpoint_steps or "epoch", double_checkpoint=True,
                          delete_checkpoint=False),
         keras.callbacks.TensorBoard(log_dir),
         *callbacks,
     ]
-    epochs_dir = os.path.join(worker_dir or FLAGS.model_dir, EPOCH_WEIGHTS)
-    if FLAGS.average_epochs > 1:
-        callbacks.append(EpochWeights(epochs_dir, FLAGS.average_epochs))
+    epochs_dir = os.path.join(worker_dir or options.model_dir, EPOCH_WEIGHTS)
+    if options.average_epochs > 1:
+        callbacks.append(EpochWeights(epochs_dir, options.average_epochs))
     try:
-        history = model.fit(train_ds, epochs=FLAGS.epochs, steps_per_epoch=steps_per_epoch,
+        history = model.fit(train_ds, epochs=options.epochs, steps_per_epoch=options.steps_per_epoch or None,
                             validation_data=validation_ds, callbacks=callbacks)
-        if FLAGS.average_epochs > 1:
+        if options.average_epochs > 1:
             paths = epoch_weight_files(epochs_dir)
-            logging.info("Averaging the weights of %d epochs: %s", len(paths), [os.path.basename(p) for p in paths])
+            log.info("Averaging the weights of %d epochs: %s", len(paths), [os.path.basename(p) for p in paths])
             average_weights(model, paths)
     finally:
         if worker_dir:
             shutil.rmtree(worker_dir, ignore_errors=True)
-    logging.info("Optimizer steps: %d, weights fingerprint: %s", int(model.optimizer.iterations.numpy()),
+    log.info("Optimizer steps: %d, weights fingerprint: %s", int(model.optimizer.iterations.numpy()),
                  weights_fingerprint(model))
     return history
 
@@ -286,18 +407,3 @@ def weights_fingerprint(model):
     for weight in model.get_weights():
         digest.update(np.ascontiguousarray(weight).tobytes())
     return digest.hexdigest()
-
-
-def main(name, train_and_export):
-    """An absl main that runs `train_and_export()` and turns set-up errors into one line."""
-    from absl import app
-
-    def run(argv):
-        if len(argv) > 1:
-            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-        try:
-            train_and_export()
-        except (RecipeError, DataError, PermissionError) as e:
-            sys.exit(f"{name}: error: {e}")
-
-    app.run(run)

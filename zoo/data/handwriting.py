@@ -152,6 +152,11 @@ def offset_statistics(handwriting):
     return offsets.mean(axis=0).tolist(), std.tolist()
 
 
+def denormalise(offsets, mean, std):
+    """Normalised offsets `[..., 3]` back in the data's units: (Δx, Δy) · std + mean, the pen bit as it is."""
+    return offsets * np.array([*std, 1.0], np.float32) + np.array([*mean, 0.0], np.float32)
+
+
 def normalise(handwriting, mean, std):
     """Offsets scaled to zero mean, unit variance per axis (the end-of-stroke bit is kept).
 

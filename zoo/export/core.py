@@ -1,6 +1,7 @@
 """Export mechanics every model family shares: versions, atomic publish, the portable copy, input checks."""
 
 import errno
+import json
 import os
 import re
 import shutil
@@ -11,6 +12,10 @@ import tensorflow as tf
 
 SERVING_SIGNATURE = "serving_default"
 EXTRA_DIR = "assets.extra"  # SavedModel's place for files the graph does not use.
+METADATA_FILE = "zoo.json"  # in EXTRA_DIR: what `zoo.load` reads (`metadata`)
+# The layout of an export as `zoo.load` reads it; a loader refuses a newer one. Raise it when an older
+# loader would misread an export (a renamed file or key), not when a key is added.
+FORMAT_VERSION = 1
 
 
 def next_version(export_base):
@@ -113,7 +118,18 @@ def checked_shapes(tensors, shapes):
     return [tf.ensure_shape(tensor, shape) for tensor, shape in zip(tensors, shapes)]
 
 
-def write_export(export_base, portable, resources, signatures, extra_files):
+def metadata(family, portable, tokenizer=None):
+    """`zoo.json`: the export's format version, task family, model class and config, tokenizer class.
+
+    The config rebuilds the model (`type(model).from_config`) whose weights are
+    the export's variables, in order: `zoo.load(...).model`.
+    """
+    return json.dumps({"format_version": FORMAT_VERSION, "family": family, "class_name": type(portable).__name__,
+                       "config": portable.get_config(),
+                       "tokenizer": type(tokenizer).__name__ if tokenizer is not None else None}, indent=2)
+
+
+def write_export(export_base, family, portable, signatures, extra_files, tokenizer=None):
     """Writes a SavedModel and its `assets.extra/` files to `export_base/<next version>/`; returns it.
 
     The SavedModel is written to a hidden temp directory beside the versions
@@ -122,12 +138,18 @@ def write_export(export_base, portable, resources, signatures, extra_files):
     half-written model, and no existing version is ever overwritten.
 
     Args:
+        family: the task family (`zoo.registry.FAMILIES`) the signatures serve.
         portable: the model the signatures call (see `portable_copy`).
-        resources: lookup tables and other resources the signatures use (a tokenizer's `resources`).
         signatures: `{name: tf.function}`; `serving_default` is TF Serving's default.
-        extra_files: `{file name: str or bytes}` written to `assets.extra/`.
+        extra_files: `{file name: str or bytes}` written to `assets.extra/`, beside `zoo.json` (`metadata`)
+            and the tokenizer's files.
+        tokenizer: the tokenizer the signatures run, if any: its lookup tables are tracked, its files
+            (`assets()`) written.
     """
     check_writable(export_base)
+    extra_files = {**(tokenizer.assets() if tokenizer is not None else {}), **extra_files,
+                   METADATA_FILE: metadata(family, portable, tokenizer)}
+    resources = tokenizer.resources if tokenizer is not None else []
     tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=export_base)
     try:
         tf.saved_model.save(_serving_root(portable, resources, signatures), tmp, signatures=signatures)

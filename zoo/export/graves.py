@@ -96,11 +96,11 @@ def export_graves_text(model, tokenizer, export_base, tflite=True):
     """
     portable = portable_copy(model)
     generate = graves_text_generate_function(portable, tokenizer)
-    extra_files = tokenizer.assets()
+    extra_files = {}
     if tflite:
         extra_files["graves_text_step.tflite"] = graves_step_tflite(portable, CHARACTER_STEP_INPUT)
-    return write_export(export_base, portable, tokenizer.resources, {SERVING_SIGNATURE: generate, "generate": generate},
-                        extra_files)
+    return write_export(export_base, "text", portable, {SERVING_SIGNATURE: generate, "generate": generate},
+                        extra_files, tokenizer)
 
 
 def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps=MAX_SAMPLED_POINTS):
@@ -148,4 +148,5 @@ def export_graves_handwriting(model, offset_mean, offset_std, export_base, tflit
                                                      "offset_std": list(map(float, offset_std))})}
     if tflite:
         extra_files["graves_handwriting_step.tflite"] = graves_step_tflite(portable, POINT_STEP_INPUT)
-    return write_export(export_base, portable, [], {SERVING_SIGNATURE: sample, "sample": sample}, extra_files)
+    return write_export(export_base, "handwriting", portable, {SERVING_SIGNATURE: sample, "sample": sample},
+                        extra_files)

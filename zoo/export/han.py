@@ -70,7 +70,7 @@ def export_han(model, tokenizer, class_names, export_base, tflite=True):
     """
     portable = portable_copy(model)
     signatures = {SERVING_SIGNATURE: han_serving_function(portable, tokenizer, class_names)}
-    extra_files = {**tokenizer.assets(), "labels.txt": "".join(name + "\n" for name in class_names)}
+    extra_files = {"labels.txt": "".join(name + "\n" for name in class_names)}
     if tflite:
         extra_files["han.tflite"] = han_to_tflite(portable, tokenizer.max_sentences, tokenizer.max_words)
-    return write_export(export_base, portable, tokenizer.resources, signatures, extra_files)
+    return write_export(export_base, "classification", portable, signatures, extra_files, tokenizer)

@@ -123,12 +123,11 @@ def export_synthesis(model, tokenizer, offset_mean, offset_std, export_base, tfl
     """
     portable = portable_copy(model)
     signatures = synthesis_functions(portable, tokenizer, offset_mean, offset_std)
-    extra_files = {**tokenizer.assets(),
-                   "normalisation.json": json.dumps({"offset_mean": list(map(float, offset_mean)),
+    extra_files = {"normalisation.json": json.dumps({"offset_mean": list(map(float, offset_mean)),
                                                      "offset_std": list(map(float, offset_std))})}
     if tflite:
         extra_files[SYNTHESIS_TFLITE] = synthesis_step_tflite(portable)
-    return write_export(export_base, portable, tokenizer.resources, signatures, extra_files)
+    return write_export(export_base, "synthesis", portable, signatures, extra_files, tokenizer)
 
 
 def synthesis_step_tflite(model, max_characters=MAX_TEXT_CHARACTERS, quantize=False):

@@ -263,7 +263,6 @@ def export_translation(model, tokenizer, export_base, max_length, beam_size=4, a
     portable = portable_copy(model)
     signatures = translation_functions(portable, tokenizer, max_length, beam_size, alpha, beta)
     extra_files = {
-        **tokenizer.assets(),
         "translation.json": json.dumps({"max_length": max_length, "beam_size": beam_size, "alpha": alpha,
                                         "beta": beta, "max_beam_size": MAX_BEAM_SIZE, "padding_id": tokenizer.pad_id,
                                         "unknown_id": tokenizer.unk_id, "start_id": tokenizer.start_id,
@@ -272,4 +271,4 @@ def export_translation(model, tokenizer, export_base, max_length, beam_size=4, a
     if tflite:
         extra_files["translation.tflite"] = translation_to_tflite(portable, tokenizer, max_length, beam_size, alpha,
                                                                   beta)
-    return write_export(export_base, portable, tokenizer.resources, signatures, extra_files)
+    return write_export(export_base, "translation", portable, signatures, extra_files, tokenizer)

@@ -124,6 +124,16 @@ class DocumentTokenizer(Tokenizer):
                 "unknown_id": UNK_ID}
         return {**super().assets(), "tokenizer.json": json.dumps(caps, indent=2)}
 
+    @classmethod
+    def load(cls, directory, **kwargs):
+        """The tokenizer `save` wrote into `directory`, with its caps from `tokenizer.json` unless `kwargs` set them."""
+        caps = f"{directory.rstrip('/')}/tokenizer.json"
+        if tf.io.gfile.exists(caps):
+            with tf.io.gfile.GFile(caps) as f:
+                saved = json.load(f)
+            kwargs = {"max_sentences": saved["max_sentences"], "max_words": saved["max_words"], **kwargs}
+        return super().load(directory, **kwargs)
+
     def split(self, documents):
         """Words after truncation: a ragged `[batch, sentences, words]` of strings."""
         documents = tf.convert_to_tensor(documents)
