@@ -21,12 +21,14 @@ import time
 
 from absl import app, flags
 
+from zoo import registry
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 SECTIONS = ("training", "decoding", "serving", "synthesis")
-MODELS = ("han", "graves_text", "graves_handwriting", "sutskever", "cho", "gnmt", "graves_synthesis")
-SYNTHESIS_MODELS = ("graves_synthesis",)  # rows in the synthesis section only
+MODELS = tuple(entry.name for entry in registry.MODELS)
+SYNTHESIS_MODELS = tuple(entry.name for entry in registry.MODELS if entry.family == "synthesis")  # its own section
 
 flags.DEFINE_bool("quick", False, "Fewer steps, sentences, epochs and repeats: every row in about 10 minutes on "
                   "2 cores.")

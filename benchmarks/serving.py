@@ -38,7 +38,7 @@ import sacrebleu
 import tensorflow as tf
 from ai_edge_litert import interpreter as litert
 
-from zoo import export, models, text
+from zoo import export, models, registry, text
 from zoo.data import documents, handwriting, handwriting_text, parallel, text_corpus
 from zoo.export.synthesis import POINTS_PER_CHARACTER, SYNTHESIS_TFLITE
 from zoo.layers.mdn import mixture_negative_log_likelihood
@@ -47,7 +47,7 @@ from zoo.models.graves_synthesis import PEN_UP
 from decoding import median_seconds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRANSLATION_MODELS = ("sutskever", "cho", "gnmt")
+TRANSLATION_MODELS = tuple(entry.name for entry in registry.MODELS if entry.family == "translation")
 # model: (recipe, demo config, epochs for --quick)
 RECIPES = {"han": ("train_han.py", "han_demo.flags", 3),
            "graves_text": ("train_graves_text.py", "graves_text_demo.flags", 2),

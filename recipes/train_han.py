@@ -22,8 +22,10 @@ FLAGS = flags.FLAGS
 flags.DEFINE_enum("dataset", "demo", data.DATASETS, "Data set to train on.")
 flags.DEFINE_string("data_dir", "data/han_demo", "Folder holding the data set's published files.")
 flags.DEFINE_bool("download", False, "Fetch a missing data set from its published URL into --data_dir.")
-flags.DEFINE_integer("max_sentences", 30, "Sentences kept per document.", lower_bound=1)
-flags.DEFINE_integer("max_words", 50, "Words kept per sentence.", lower_bound=1)
+flags.DEFINE_integer("max_sentences", run_flags.constructor_default(text.DocumentTokenizer, "max_sentences"),
+                     "Sentences kept per document.", lower_bound=1)
+flags.DEFINE_integer("max_words", run_flags.constructor_default(text.DocumentTokenizer, "max_words"),
+                     "Words kept per sentence.", lower_bound=1)
 flags.DEFINE_integer("vocabulary_size", 50000, "Vocabulary cap, [PAD] and [UNK] included.", lower_bound=3)
 for _name, _help in (("embedding_dim", "Word embedding size."), ("gru_units", "GRU units per direction."),
                      ("attention_units", "Attention context vector size.")):

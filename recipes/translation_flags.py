@@ -46,10 +46,12 @@ def define_flags(name, output_width_flag="units", **paper_defaults):
     flags.DEFINE_list("tune_betas", [], "Coverage penalties β to try on the validation split (default: --beta).")
     flags.DEFINE_integer("tune_sentences", d.tune_sentences, "Validation sentences the tuning translates; 0 = all.",
                          lower_bound=0)
-    flags.DEFINE_float("dropout", run_flags.constructor_default(EncoderDecoder, "dropout"), "Dropout on every recurrent layer's input and the top decoder output, in "
-                       "training.", lower_bound=0.0, upper_bound=0.9)
-    flags.DEFINE_bool("share_embeddings", run_flags.constructor_default(EncoderDecoder, "share_embeddings"), "One matrix for the source and target embeddings and the output "
-                      "layer (Press & Wolf 2017); the output layer's input must be --embedding_dim wide.")
+    flags.DEFINE_float("dropout", run_flags.constructor_default(EncoderDecoder, "dropout"), "Dropout on every "
+                       "recurrent layer's input and the top decoder output, in training.", lower_bound=0.0,
+                       upper_bound=0.9)
+    flags.DEFINE_bool("share_embeddings", run_flags.constructor_default(EncoderDecoder, "share_embeddings"),
+                      "One matrix for the source and target embeddings and the output layer (Press & Wolf 2017); "
+                      "the output layer's input must be --embedding_dim wide.")
     run_flags.define_run_flags(name, **paper_defaults)
     flags.register_multi_flags_validator(
         ["subword_model", "tflite"], lambda f: f["subword_model"] != "bpe" or not f["tflite"],

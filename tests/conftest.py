@@ -1,4 +1,6 @@
+import contextlib
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_text
+from absl import flags
 from ai_edge_litert import interpreter as litert
 
 from zoo import data, export, text
@@ -24,13 +27,28 @@ def run_python(args, cwd, timeout=600):
                           timeout=timeout)
 
 
-def run_recipe(script, config, tmp_path, *flags, export_dir=None):
-    """Runs `recipes/<script>.py --flagfile=recipes/configs/<config>.flags` as a user would, its data,
-    run and export folders under `tmp_path`, in a fresh process."""
-    flagfile = REPO / "recipes" / "configs" / f"{config}.flags"
-    return run_python([str(REPO / "recipes" / f"{script}.py"), f"--flagfile={flagfile}",
+def run_recipe(name, tmp_path, *flags, config=None, export_dir=None):
+    """Runs `recipes/train_<name>.py --flagfile=recipes/configs/<config>.flags` (default `<name>_demo`) as a user
+    would, its data, run and export folders under `tmp_path`, in a fresh process."""
+    flagfile = REPO / "recipes" / "configs" / f"{config or name + '_demo'}.flags"
+    return run_python([str(REPO / "recipes" / f"train_{name}.py"), f"--flagfile={flagfile}",
                        f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'run'}",
                        f"--export_dir={export_dir or tmp_path / 'savedmodels'}", *flags], cwd=tmp_path)
+
+
+@contextlib.contextmanager
+def recipe_flags(name):
+    """`recipes/train_<name>.py`'s flags defined in this process; yields `parse(*argv)`. Removed afterwards."""
+    before = set(flags.FLAGS)
+    sys.path.insert(0, str(REPO / "recipes"))
+    try:
+        runpy.run_path(str(REPO / "recipes" / f"train_{name}.py"), run_name=f"recipe_{name}")
+        yield lambda *argv: flags.FLAGS([f"train_{name}", *argv])
+    finally:
+        sys.path.remove(str(REPO / "recipes"))
+        flags.FLAGS.unparse_flags()
+        for defined in set(flags.FLAGS) - before:
+            delattr(flags.FLAGS, defined)
 
 
 @pytest.fixture(scope="session")

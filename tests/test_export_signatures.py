@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import tflite_interpreter
-from zoo import export, text
+from zoo import export, registry, text
 from zoo.models import (GNMT, ChoEncoderDecoder, GravesHandwritingModel, GravesSynthesisModel, GravesTextModel,
                         HierarchicalAttentionNetwork, SutskeverSeq2Seq)
 
@@ -93,6 +93,14 @@ def exports(tmp_path_factory):
         model((np.ones((1, 1), np.int32), np.ones((1, 1), np.int32)))
         paths[name] = export.export_translation(model, pieces, str(base / name), max_length=6)
     return paths
+
+
+def test_every_model_of_the_registry_is_exported_with_its_family(exports):
+    assert sorted(exports) == sorted(entry.name for entry in registry.MODELS)
+    for entry in registry.MODELS:
+        with open(os.path.join(exports[entry.name], export.EXTRA_DIR, "zoo.json"), encoding="utf-8") as f:
+            metadata = json.load(f)
+        assert (metadata["family"], metadata["class_name"]) == (entry.family, entry.class_name)
 
 
 def test_every_export_keeps_its_signatures_and_tflite_tensors(exports):

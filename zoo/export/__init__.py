@@ -25,7 +25,8 @@ from zoo.export.translation import (MAX_BEAM_SIZE, TRANSLATION_TFLITE_OUTPUTS, e
 
 __all__ = ["CHARACTER_STEP_INPUT", "EXTRA_DIR", "HAN_TFLITE_OUTPUTS", "MAX_BEAM_SIZE", "MAX_GENERATED_CHARACTERS",
            "MAX_PRIME_CHARACTERS", "MAX_SAMPLED_POINTS", "MAX_TEXT_CHARACTERS", "POINT_STEP_INPUT",
-           "SERVING_SIGNATURE", "TRANSLATION_TFLITE_OUTPUTS", "check_writable", "export_graves_handwriting", "export_graves_text", "export_han",
+           "SERVING_SIGNATURE", "TRANSLATION_TFLITE_OUTPUTS", "check_writable", "export_graves_handwriting",
+           "export_graves_text", "export_han",
            "export_synthesis", "export_translation", "freeze_to_tflite", "graves_step_tflite", "han_to_tflite",
            "next_version", "portable_copy", "synthesis_step_tflite", "tflite_input_name", "tflite_output_position",
            "translation_functions", "translation_to_tflite", "write_export"]
