@@ -337,10 +337,10 @@ def test_strokes_cli_draws_an_export_sample(sample_fn, tmp_path):
     assert "Traceback" not in refused.stderr
 
 
-def test_generation_draws_what_it_drew_before_it_used_the_shared_decoding_loop():
-    """Same weights and seeds → the characters and pen offsets recorded from the zoo's own loops before
-    `zoo.decoding.decode` replaced them (tests/data/graves_samples_before_decoding.json)."""
-    with open(os.path.join(os.path.dirname(__file__), "data", "graves_samples_before_decoding.json")) as f:
+def test_generation_draws_the_recorded_samples_of_fixed_weights_and_seeds():
+    """Same weights and seeds → the recorded characters and pen offsets (tests/data/graves_recorded_samples.json):
+    a change to the sampling loop that changes what a model draws fails here."""
+    with open(os.path.join(os.path.dirname(__file__), "data", "graves_recorded_samples.json")) as f:
         recorded = json.load(f)
     characters = text.CharacterTokenizer(["[PAD]", "[UNK]", " ", "a", "b", "c", "d", "."])
     text_model = GravesTextModel(characters.vocabulary_size, units=8, num_layers=2)
