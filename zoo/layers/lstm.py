@@ -16,7 +16,7 @@ class LSTM(keras.layers.LSTM):
     the same class name, because Keras names a list's layers in saved files by
     their class (`lstm`, `lstm_1`, ...), so checkpoints and `.keras` files of
     models built on Keras's LSTM load; `cell` steps it as Keras's cell does.
-    What differs is where the work is done, measured faster on CPU:
+    What differs is where the work is done, to do less of it a step on CPU:
     - W x_t + b for every step is one matrix product before the loop, which
       keeps only U h_{t-1} and the gates;
     - in training, the backward pass is written out: the loop back through

@@ -40,7 +40,7 @@ class GravesTextModel(keras.Model):
         initial_states: states a previous call returned, to go on from there.
         return_states: also return the states after the last real step.
         padded: False when `char_ids` holds no padding (a text stream): the
-            LSTMs then skip the mask's work (measured ~5 % of a training step).
+            LSTMs then skip the mask's work.
 
     Returns:
         logits `[batch, time, vocabulary_size]` (and the states).
