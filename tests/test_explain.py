@@ -1,4 +1,7 @@
-"""zoo.explain: the page that shows why a HAN decided — its weights, words and label, every text escaped."""
+"""zoo.explain: the page that shows why a HAN decided — its weights, words and label, every text escaped.
+
+(`python -m zoo classify --html` writes it: tests/test_cli.py.)
+"""
 
 import os
 import re
@@ -6,7 +9,6 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from conftest import run_python
 from zoo import export
 from zoo.explain import explain_html
 
@@ -48,14 +50,3 @@ def test_a_script_in_a_document_is_text_not_markup(han_export):
     page = explain_html(outputs, class_names, DOCUMENTS[1:2])
     assert "<script" not in page.lower() and "&lt;script&gt;" in page
     assert "<link" not in page and "src=" not in page  # self-contained
-
-
-def test_the_command_line_writes_the_page_and_the_picture(han_export, tmp_path):
-    result = run_python(["-m", "zoo.explain", "--export", han_export, "--text", DOCUMENTS[0], "--text", "",
-                         "--out", str(tmp_path / "why.html"), "--png", str(tmp_path / "why.png")], cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.splitlines()[1] == "(not classified)"
-    assert (tmp_path / "why.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (tmp_path / "why.html").read_text(encoding="utf-8").count('<div class="document">') == 2
-    refused = run_python(["-m", "zoo.explain", "--export", str(tmp_path), "--text", "x"], cwd=tmp_path)
-    assert refused.returncode == 2 and "not a HAN export" in refused.stderr

@@ -29,7 +29,7 @@ def test_layout_assets_and_fresh_versions(han_export, trained_han, tokenizer, de
     assert os.path.basename(han_export) == "1"
     assert {"saved_model.pb", "variables", "assets.extra"} <= set(os.listdir(han_export))
     extra = os.path.join(han_export, export.EXTRA_DIR)
-    assert sorted(os.listdir(extra)) == ["han.tflite", "labels.txt", "tokenizer.json", "vocab.txt"]
+    assert sorted(os.listdir(extra)) == ["han.tflite", "labels.txt", "tokenizer.json", "vocab.txt", "zoo.json"]
     with open(os.path.join(extra, "vocab.txt"), encoding="utf-8") as f:
         assert f.read().splitlines() == tokenizer.vocabulary
     with open(os.path.join(extra, "tokenizer.json")) as f:

@@ -323,20 +323,6 @@ def test_sequence_nll_sums_the_weighted_points(handwriting_model):
     np.testing.assert_allclose(alone.numpy(), got[1:], rtol=1e-5)
 
 
-def test_strokes_cli_draws_an_export_sample(sample_fn, tmp_path):
-    import matplotlib.image
-
-    result = run_python(["-m", "zoo.strokes", str(tmp_path / "sample.png"), "--export", sample_fn[0],
-                         "--steps", "60", "--seed", "4"], cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    pixels = matplotlib.image.imread(tmp_path / "sample.png")[..., :3].mean(axis=-1)
-    assert 0 < (pixels < 0.5).mean() < 0.5  # ink on a white page
-    refused = run_python(["-m", "zoo.strokes", str(tmp_path / "x.png"), "--export", sample_fn[0], "--steps", "0"],
-                         cwd=tmp_path)
-    assert refused.returncode != 0 and "steps must be in [1, 5000]" in refused.stderr
-    assert "Traceback" not in refused.stderr
-
-
 def test_generation_draws_the_recorded_samples_of_fixed_weights_and_seeds():
     """Same weights and seeds → the recorded characters and pen offsets (tests/data/graves_recorded_samples.json):
     a change to the sampling loop that changes what a model draws fails here."""

@@ -8,7 +8,6 @@ import tensorflow as tf
 from conftest import REPO, run_python
 
 from zoo import strokes
-from zoo.strokes import __main__ as strokes_cli
 
 SVG = "{http://www.w3.org/2000/svg}"
 # Two strokes: (0,0) → (1,0) → (1,1), pen up, (3,1) → (3,0).
@@ -110,37 +109,6 @@ def test_invalid_strokes_write_nothing(tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         strokes.save([[0, 0, 0], [np.nan, 0, 0]], tmp_path / "a.png")
     assert list(tmp_path.iterdir()) == []
-
-
-def test_cli_draws_strokes_from_npy_and_json(tmp_path):
-    np.save(tmp_path / "in.npy", np.array(OFFSETS, np.float32))
-    (tmp_path / "in.json").write_text('{"strokes": %s}' % OFFSETS)
-    for source, output in [("in.npy", "out.png"), ("in.json", "out.svg")]:
-        result = run_python(["-m", "zoo.strokes", str(tmp_path / output), "--strokes", str(tmp_path / source)],
-                            cwd=REPO, timeout=60)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == str(tmp_path / output)
-    assert (tmp_path / "out.png").read_bytes()[:4] == b"\x89PNG"
-    assert_lines(svg_lines((tmp_path / "out.svg").read_text()), [np.array(line) * [1, -1] for line in LINES])
-
-
-@pytest.mark.parametrize("case", ["nan", "missing", "extension"])
-def test_cli_errors_are_one_line(tmp_path, case):
-    offsets = np.array(OFFSETS, float)
-    offsets[2, 0] = np.nan
-    np.save(tmp_path / "in.npy", offsets)
-    source, output, message = {
-        "nan": ("in.npy", "out.png", r"NaN or infinite values at rows \[2\]"),
-        "missing": ("missing.npy", "out.png", "missing.npy"),
-        "extension": ("in.npy", "out.gif", r"\.svg or \.png"),
-    }[case]
-    result = run_python(["-m", "zoo.strokes", str(tmp_path / output), "--strokes", str(tmp_path / source)], cwd=REPO,
-                        timeout=60)
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("zoo.strokes: error:")]
-    assert len(errors) == 1 and re.search(message, errors[0]), result.stderr
-    assert not (tmp_path / output).exists()
 
 
 # A batch: rows of different widths, so each row's ink is told apart.
@@ -257,63 +225,3 @@ def test_alignment_rejects_what_does_not_fit(tmp_path, alignment, text, line, me
     with pytest.raises(ValueError, match=message):
         strokes.save_alignment(alignment, text, tmp_path / "a.png", strokes=line)
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.fixture(scope="module")
-def synthesis_export(tmp_path_factory):
-    """A tiny, untrained synthesis export over the alphabet " abc"."""
-    from zoo import export, text
-    from zoo.models import GravesSynthesisModel
-
-    model = GravesSynthesisModel(6, units=8, num_layers=2, num_components=2, window_components=2)
-    model(model.example_input())
-    tokenizer = text.CharacterTokenizer(["[PAD]", "[UNK]", " ", "a", "b", "c"])
-    return export.export_synthesis(model, tokenizer, (0.0, 0.0), (1.0, 1.0),
-                                   str(tmp_path_factory.mktemp("strokes") / "synthesis"))
-
-
-def test_cli_writes_a_row_a_text_and_the_alignment_from_a_synthesis_export(synthesis_export, tmp_path):
-    output, window = tmp_path / "lines.png", tmp_path / "window.png"
-    result = run_python(["-m", "zoo.strokes", str(output), "--export", synthesis_export, "--text", "ab c",
-                         "--text", "cab", "--bias", "2.0", "--seed", "0", "--alignment", str(window)],
-                        cwd=REPO, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [str(output), str(window)]
-    for picture in (output, window):
-        assert picture.read_bytes()[:4] == b"\x89PNG"
-        assert (ink_rows(picture)[0] < 0.5).sum() > 50
-    # Two rows: the same texts one by one give the same lines, so two rows are taller than either.
-    strokes_cli.main([str(tmp_path / "one.png"), "--export", synthesis_export, "--text", "ab c", "--bias", "2.0"])
-    assert ink_rows(output)[0].shape[0] > ink_rows(tmp_path / "one.png")[0].shape[0]
-
-
-def neither_export(path):
-    module = tf.Module()
-    module.double = tf.function(lambda x: {"y": 2 * x}, input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.double})
-    return str(path)
-
-
-@pytest.mark.parametrize("case", ["empty text", "text with strokes", "alignment without text", "no text",
-                                  "steps", "bias", "neither", "missing", "alignment extension"])
-def test_cli_errors_with_a_synthesis_export_are_one_line(synthesis_export, tmp_path, capsys, case):
-    np.save(tmp_path / "in.npy", np.array(OFFSETS, np.float32))
-    args, message = {
-        "empty text": (["--export", synthesis_export, "--text", "ab", "--text", ""], "--text must not be empty"),
-        "text with strokes": (["--strokes", str(tmp_path / "in.npy"), "--text", "ab"], "--text needs a synthesis"),
-        "alignment without text": (["--export", synthesis_export, "--alignment", str(tmp_path / "w.png")],
-                                   "--alignment needs --text"),
-        "no text": (["--export", synthesis_export], "is a synthesis export: give --text"),
-        "steps": (["--export", synthesis_export, "--text", "ab", "--steps", "9"], "and no --steps"),
-        "bias": (["--export", synthesis_export, "--text", "ab", "--bias", "-1"], "bias must be finite and >= 0"),
-        "neither": (["--export", neither_export(tmp_path / "neither"), "--text", "ab"], "is neither a synthesis"),
-        "missing": (["--export", str(tmp_path / "missing"), "--text", "ab"], "cannot load a SavedModel"),
-        "alignment extension": (["--export", synthesis_export, "--text", "ab", "--alignment",
-                                 str(tmp_path / "w.jpg")], r"\.svg or \.png"),
-    }[case]
-    with pytest.raises(SystemExit) as exit:
-        strokes_cli.main([str(tmp_path / "out.png"), *args])
-    assert exit.value.code in (1, 2)
-    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("zoo.strokes: error:")]
-    assert len(errors) == 1 and re.search(message, errors[0]), errors
-    assert not (tmp_path / "out.png").exists()

@@ -96,7 +96,8 @@ def test_loads_and_writes_in_a_process_without_zoo(exported, tmp_path):
                                                             "valid"]
     assert answer["lengths"][0] > 0
     extra = os.path.join(exported[1], export.EXTRA_DIR)
-    assert sorted(os.listdir(extra)) == ["characters.json", "graves_synthesis_step.tflite", "normalisation.json"]
+    assert sorted(os.listdir(extra)) == ["characters.json", "graves_synthesis_step.tflite", "normalisation.json",
+                                         "zoo.json"]
 
 
 @pytest.fixture(scope="module")

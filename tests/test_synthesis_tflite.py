@@ -148,4 +148,5 @@ def test_export_writes_the_cell_unless_told_not_to(model, exported, tmp_path):
     assert SYNTHESIS_TFLITE in os.listdir(os.path.join(exported[0], export.EXTRA_DIR))
     bare = export.export_synthesis(model, text.CharacterTokenizer(ALPHABET), (0.5, 0.0), (2.0, 2.0),
                                    str(tmp_path), tflite=False)
-    assert sorted(os.listdir(os.path.join(bare, export.EXTRA_DIR))) == ["characters.json", "normalisation.json"]
+    assert sorted(os.listdir(os.path.join(bare, export.EXTRA_DIR))) == ["characters.json", "normalisation.json",
+                                                                      "zoo.json"]

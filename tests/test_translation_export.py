@@ -244,23 +244,10 @@ def test_score_takes_non_utf8_and_an_empty_batch(exports):
     assert score(source=tf.constant([], tf.string), target=tf.constant([], tf.string))["score"].shape == (0,)
 
 
-def test_alignment_cli_draws_the_exports_own_translation(exports, tmp_path):
-    result = run_python(["-m", "zoo.alignment", "--export", exports["gnmt"], "--source", SOURCES[0],
-                         "--out", str(tmp_path / "alignment.png")], cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    translation = signatures(exports["gnmt"])["serving_default"](text=tf.constant(SOURCES[:1]))["translation"]
-    assert f"→ {translation.numpy()[0].decode()}\n" in result.stdout
-    assert (tmp_path / "alignment.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    refused = run_python(["-m", "zoo.alignment", "--export", exports["cho"], "--source", "kori"], cwd=tmp_path)
-    assert refused.returncode == 2 and "no alignment signature" in refused.stderr
-    empty = run_python(["-m", "zoo.alignment", "--export", exports["gnmt"], "--source", " ", "--target", "losa"],
-                       cwd=tmp_path)
-    assert empty.returncode == 2 and "cannot align: empty source text (no piece)" in empty.stderr
-
-
 def test_export_files(exports, tokenizer):
     extra = os.path.join(exports["cho"], export.EXTRA_DIR)
-    assert sorted(os.listdir(extra)) == ["sentencepiece.model", "translation.json", "translation.tflite", "vocab.txt"]
+    assert sorted(os.listdir(extra)) == ["sentencepiece.model", "translation.json", "translation.tflite", "vocab.txt",
+                                      "zoo.json"]
     with open(os.path.join(extra, "sentencepiece.model"), "rb") as f:
         assert f.read() == tokenizer.model_proto
     with open(os.path.join(extra, "vocab.txt"), encoding="utf-8") as f:

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from conftest import run_python
 
-from zoo import decoding
+from zoo import decoding, registry
 from zoo.layers import Maxout
 from zoo.losses import LabelSmoothedCrossentropy
 from zoo.models import GNMT, ChoEncoderDecoder, SutskeverSeq2Seq
@@ -34,9 +34,13 @@ def build(name, **options):
     return model
 
 
-MODELS = ("sutskever", "cho", "gnmt")
+MODELS = tuple(entry.name for entry in registry.MODELS if entry.family == "translation")
 # One matrix for both embeddings and the output: the output layer's input must be embedding_dim (8) wide.
 SHARED = {"sutskever": {"units": 8}, "cho": {"maxout_units": 8}, "gnmt": {"units": 8}}
+
+
+def test_every_translator_of_the_registry_is_tested_here():
+    assert set(SIZES) == set(MODELS)
 
 
 def build_shared(name):
@@ -232,7 +236,7 @@ def test_gnmt_wants_room_for_its_structure():
         GNMT(VOCABULARY, encoder_layers=1)
 
 
-@pytest.mark.parametrize("name", ["sutskever", "cho", "gnmt"])
+@pytest.mark.parametrize("name", MODELS)
 def test_a_saved_keras_file_loads_with_its_recorded_logits(name):
     """`.keras` files restore layers in creation order: a change that moves a layer breaks the files users saved."""
     folder = os.path.join(os.path.dirname(__file__), "data", "saved_translators")

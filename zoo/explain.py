@@ -1,23 +1,19 @@
 """Show why a HAN decided: each sentence shaded by its weight, each word by its weight (Yang et al. 2016, figs. 5-6).
 
-    python -m zoo.explain --export savedmodels/han/1 --text "The plot was superb. I loved it!" \\
-        --out why.html --png why.png
+    python -m zoo classify --export savedmodels/han --html why.html --png why.png "The plot was superb. I loved it!"
 
-Documents come from --text (repeatable) or --file (one document a file).
-The export's `serving_default` classifies them; the page shows, per
-document, the label and every class's probability, then the sentences as
-the model read them (its tokens, lower-cased), a sentence's bar as dark as
-its weight and a word's background as dark as its weight within its
-sentence (√(sentence weight) · word weight, as the paper's figures shade
-them, so that a heavy word in a light sentence stays light). The HTML page
-is self-contained (no script, no external file); the PNG draws the same
-shading. `explain_html` and `explain_png` take the signature's outputs.
+(or `zoo.load(path).explain(texts)`). From the outputs of a classification
+export's `serving_default`, the page shows, per document, the label and every
+class's probability, then the sentences as the model read them (its tokens,
+lower-cased), a sentence's bar as dark as its weight and a word's background
+as dark as its weight within its sentence (√(sentence weight) · word weight,
+as the paper's figures shade them, so that a heavy word in a light sentence
+stays light). The HTML page is self-contained (no script, no external file);
+the PNG draws the same shading. `explain_html` and `explain_png` take the
+signature's outputs.
 """
 
-import argparse
 import html
-import os
-import sys
 
 import numpy as np
 
@@ -109,45 +105,3 @@ def _box(x, row, width, color):
     from matplotlib.patches import Rectangle
 
     return Rectangle((x, row - 0.4), width, 0.8, facecolor=color, edgecolor="none")
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="zoo.explain", description=__doc__.split("\n")[0])
-    parser.add_argument("--export", required=True, help="A HAN SavedModel (savedmodels/han/<version>).")
-    parser.add_argument("--text", action="append", default=[], help="A document (repeat for more).")
-    parser.add_argument("--file", action="append", default=[], help="A file holding one document (repeatable).")
-    parser.add_argument("--out", default="explanation.html", help="The HTML page to write.")
-    parser.add_argument("--png", help="Also draw the first document as a .png or .svg picture.")
-    args = parser.parse_args(argv)
-    texts = list(args.text)
-    for path in args.file:
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                texts.append(f.read())
-        except OSError as e:
-            parser.error(f"--file {path}: {e.strerror}")
-    if not texts:
-        parser.error("give at least one --text or --file")
-    if args.png and not args.png.lower().endswith((".png", ".svg")):
-        parser.error(f"--png {args.png}: expected a .png or .svg file name")
-    # Imported here: TensorFlow takes seconds to import, and --help needs none of it.
-    import tensorflow as tf
-
-    try:
-        serve = tf.saved_model.load(args.export).signatures["serving_default"]
-        with open(os.path.join(args.export, "assets.extra", "labels.txt"), encoding="utf-8") as f:
-            class_names = f.read().splitlines()
-    except Exception as e:  # a missing folder, no SavedModel, no labels: the loaders raise several kinds
-        parser.error(f"--export {args.export}: not a HAN export: {str(e).strip().splitlines()[0]}")
-    outputs = {name: value.numpy() for name, value in serve(text=tf.constant(texts)).items()}
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write(explain_html(outputs, class_names, texts))
-    if args.png:
-        explain_png(outputs, class_names, args.png)
-    for label, valid in zip(outputs["label"], outputs["valid"]):
-        print(label.decode() if valid else "(not classified)")
-    print(f"written: {' '.join(filter(None, [args.out, args.png]))}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -180,6 +180,9 @@ def prepare_run(options):
     sees (a shared file system or a bucket): the chief writes there, the
     others read its checkpoint when resuming.
     """
+    if options.resume and options.init_from:
+        raise RecipeError("--init_from starts a run from an export; --resume continues one from its checkpoint: "
+                          "pass one of them")
     strategy = distribute.get_strategy(options.strategy, options.tpu)
     log.info("Strategy %s: %d replicas in sync", options.strategy, strategy.num_replicas_in_sync)
     chief = distribute.is_chief(strategy)
@@ -192,9 +195,6 @@ def prepare_run(options):
     if not options.resume and has_checkpoint:
         raise RecipeError(f"{backup_dir} holds a checkpoint of an earlier run; "
                           "pass --resume to continue it or choose another --model_dir")
-    if options.resume and options.init_from:
-        raise RecipeError("--init_from starts a run from an export; --resume continues one from its checkpoint: "
-                          "pass one of them")
     if chief:
         os.makedirs(options.model_dir, exist_ok=True)
     keras.utils.set_random_seed(options.seed)

@@ -20,18 +20,14 @@ column, darker = more weight; with `strokes`, the line is drawn above it.
     save_batch(out["strokes"], "lines.svg", lengths=out["lengths"])
     save_alignment(phi, "a new tale", "window.png", strokes=strokes)  # lists of each: one pair a row
 
-Command line: draw strokes from a file (`.npy`, or `.json` holding the rows
-or an object with a "strokes" key), sample them from a handwriting export
-(its `sample` signature), or write texts with a synthesis export (its
-`serving_default` takes text, bias and seed; one row a --text, each with
---seed; --alignment also draws the window of each row):
+Command line (`python -m zoo`): draw strokes from a file (`.npy`, or `.json`
+holding the rows or an object with a "strokes" key), sample them from a
+handwriting export, or write texts with a synthesis export:
 
-    python -m zoo.strokes sample.png --strokes strokes.npy
-    python -m zoo.strokes sample.svg --export savedmodels/graves_handwriting/1 --steps 700 --bias 1.0 --seed 0
-    python -m zoo.strokes lines.png --export savedmodels/graves_synthesis/1 --text "a new tale" \\
+    python -m zoo draw strokes.npy sample.png
+    python -m zoo write --export savedmodels/graves_handwriting sample.svg --steps 700 --bias 1.0 --seed 0
+    python -m zoo write --export savedmodels/graves_synthesis lines.png --text "a new tale" \\
         --text "vote on a lion" --bias 2.0 --seed 0 --alignment window.png
-
-(the command line is `zoo/strokes/__main__.py`).
 """
 
 import contextlib
