@@ -38,13 +38,15 @@ _HELP = {
                  "version) or a version directory. The model flags must build the export's sizes.",
     "strategy": "tf.distribute strategy.",
     "tpu": "TPU name or address for --strategy=tpu.",
-    "mixed_precision": "Compute in float16 (bfloat16 with --strategy=tpu), keep the variables in float32: for GPUs "
-                       "and TPUs; slower on a CPU. Exports are float32 either way.",
+    "precision": "The computation's: float32, bfloat16 or float16 (variables, optimizer state and loss stay "
+                 "float32; float16 scales the loss), or auto: bfloat16 on a TPU or on a CPU with AMX-BF16 or "
+                 "AVX512-BF16 and no GPU, else float32. Exports are float32 either way.",
     "jit_compile": "XLA-compile the training step: slower on CPU (benchmarks/README.md), worth a try on a GPU; each "
                    "new batch shape compiles again.",
     "seed": "Random seed.",
 }
-_ENUMS = {"optimizer": training.OPTIMIZERS, "lr_schedule": training.LR_SCHEDULES, "strategy": distribute.STRATEGIES}
+_ENUMS = {"optimizer": training.OPTIMIZERS, "lr_schedule": training.LR_SCHEDULES, "strategy": distribute.STRATEGIES,
+          "precision": training.PRECISIONS}
 _POSITIVE = {"batch_size", "epochs", "average_epochs"}
 
 

@@ -84,6 +84,11 @@ def settings():
     return translation.TranslationSettings(**values)
 
 
+def recipe(name, build_model):
+    """The translation recipe the parsed flags describe: `name` (e.g. "gnmt") names the run and the .keras file."""
+    return translation.TranslationRecipe(name, build_model, settings())
+
+
 def main(name, build_model):
-    """The recipe's entry point: `name` (e.g. "gnmt") names the run, the export folder and the .keras file."""
-    run_flags.main(f"train_{name}", lambda: translation.TranslationRecipe(name, build_model, settings()))
+    """The recipe's entry point."""
+    run_flags.main(f"train_{name}", lambda: recipe(name, build_model))

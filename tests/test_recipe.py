@@ -30,7 +30,8 @@ def test_demo_config_reaches_90_percent_and_exports(tmp_path):
 
 
 def test_smoke_run_then_resume_continues_from_the_last_epoch(tmp_path):
-    first = recipe(tmp_path, "--epochs=2", "--steps_per_epoch=3", "--notflite", "--word2vec_epochs=1")
+    first = recipe(tmp_path, "--epochs=2", "--steps_per_epoch=3", "--notflite", "--word2vec_epochs=1",
+                   "--precision=bfloat16")
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Epoch 2/2" in first.stdout
     assert re.search(r"word2vec: \d+ of \d+ vocabulary words initialised", first.stderr)

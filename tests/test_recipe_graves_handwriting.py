@@ -25,7 +25,7 @@ def test_demo_config_learns_draws_and_exports(tmp_path):
 
 
 def test_smoke_run_and_resume(tmp_path):
-    first = run_recipe("graves_handwriting", tmp_path,
+    first = run_recipe("graves_handwriting", tmp_path, "--precision=bfloat16",
                        "--epochs=1", "--steps_per_epoch=2", "--notflite", "--sample_steps=20")
     assert first.returncode == 0, first.stderr[-3000:]
     resumed = run_recipe("graves_handwriting", tmp_path,

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_recipe, tflite_interpreter
+from test_export_signatures import describe_saved_model
 
 def test_demo_config_learns_and_exports(tmp_path):
     result = run_recipe("graves_text", tmp_path, "--dynamic_learning_rate=0.001")
@@ -33,21 +34,30 @@ def test_smoke_run_and_resume(tmp_path):
     assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1", "2"]
 
 
-def test_mixed_precision_and_xla_train_and_export_float32(tmp_path):
-    # The GPU flags run on a CPU too (slowly): float16 compute, XLA train step, float32 export.
-    result = run_recipe("graves_text", tmp_path,
-                        "--mixed_precision", "--jit_compile", "--epochs=1", "--steps_per_epoch=2")
+def test_bfloat16_and_xla_train_and_export_float32_with_the_float32_runs_signatures(tmp_path):
+    # bfloat16 compute with an XLA train step; the export is float32, as a float32 run's.
+    for run in ("bfloat16", "float32"):
+        (tmp_path / run).mkdir()
+    result = run_recipe("graves_text", tmp_path / "bfloat16", "--precision=bfloat16", "--jit_compile", "--epochs=1",
+                        "--steps_per_epoch=2")
     assert result.returncode == 0, result.stderr[-3000:]
-    with open(tmp_path / "run" / "graves_text.keras", "rb") as f:
-        assert b"mixed_float16" in zipfile.ZipFile(f).read("config.json")
-    interpreter = tflite_interpreter(model_path=str(tmp_path / "savedmodels" / "1" / "assets.extra" /
-                                                    "graves_text_step.tflite"))
+    assert "Precision: bfloat16" in result.stderr
+    run = tmp_path / "bfloat16" / "run"
+    assert json.loads((run / "metrics.json").read_text())["precision"] == "bfloat16"
+    with open(run / "graves_text.keras", "rb") as f:
+        assert b"mixed_bfloat16" in zipfile.ZipFile(f).read("config.json")
+    export = tmp_path / "bfloat16" / "savedmodels" / "1"
+    interpreter = tflite_interpreter(model_path=str(export / "assets.extra" / "graves_text_step.tflite"))
     details = interpreter.get_input_details() + interpreter.get_output_details()
     assert {d["dtype"] for d in details if d["name"] != "serving_default_char_id:0"} == {np.float32}
-    generate = tf.saved_model.load(str(tmp_path / "savedmodels" / "1")).signatures["generate"]
+    generate = tf.saved_model.load(str(export)).signatures["generate"]
     out = generate(text=tf.constant(["The "]), length=tf.constant([5]), temperature=tf.constant([1.0]),
                    seed=tf.constant([1], tf.int64))
     assert len(out["text"].numpy()[0].decode("utf-8")) == 5
+    float32 = run_recipe("graves_text", tmp_path / "float32", "--precision=float32", "--epochs=1",
+                         "--steps_per_epoch=1", "--notflite")
+    assert float32.returncode == 0, float32.stderr[-3000:]
+    assert describe_saved_model(str(export)) == describe_saved_model(str(tmp_path / "float32" / "savedmodels" / "1"))
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -42,13 +42,13 @@ def smoke_run(name, tmp_path, *flags):
     return result
 
 
-# GNMT's smoke run is the resume test's first run; Cho's also trains in mixed precision (evaluated and
-# exported in float32); Sutskever's with the regularisers, the schedule and a decoding chosen on validation.
+# GNMT's smoke run is the resume test's first run, in bfloat16; Cho's trains in float16 (evaluated and exported in
+# float32); Sutskever's with the regularisers, the schedule and a decoding chosen on validation.
 TRAINING_OPTIONS = ["--dropout=0.2", "--label_smoothing=0.1", "--lr_schedule=cosine", "--warmup_steps=1",
                     "--tune_alphas=0.2,1.0", "--tune_beam_sizes=1,2", "--tune_sentences=4"]
 
 
-@pytest.mark.parametrize("name, flags", [("sutskever", TRAINING_OPTIONS), ("cho", ["--mixed_precision"])])
+@pytest.mark.parametrize("name, flags", [("sutskever", TRAINING_OPTIONS), ("cho", ["--precision=float16"])])
 def test_smoke_run_exports(name, flags, tmp_path):
     result = smoke_run(name, tmp_path, *flags)
     assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1"]
@@ -62,7 +62,7 @@ def test_smoke_run_exports(name, flags, tmp_path):
 
 def test_resume_continues_with_the_saved_vocabulary_and_averages_the_last_epochs(tmp_path):
     shared = ["--share_embeddings", "--units=32"]  # tied output: its input is --embedding_dim (32) wide
-    smoke_run("gnmt", tmp_path, "--average_epochs=2", *shared)
+    smoke_run("gnmt", tmp_path, "--average_epochs=2", "--precision=bfloat16", *shared)
     resumed = run_recipe("gnmt", tmp_path, "--resume", "--epochs=2", "--steps_per_epoch=2", "--eval_sentences=4",
                      "--notflite", "--average_epochs=2", "--tune_sentences=4", *shared)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

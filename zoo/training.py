@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 
@@ -37,6 +38,8 @@ from zoo.export import reader
 
 log = logging.getLogger(__name__)
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
+# auto: bfloat16 on a CPU that multiplies it natively (`cpu_has_bfloat16`) or a TPU, else float32.
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 LR_SCHEDULES = ("constant", "cosine")
 EPOCH_WEIGHTS = "epoch_weights"  # the folder of model_dir that keeps the last average_epochs epochs' weights
 
@@ -71,7 +74,7 @@ class RunOptions:
     init_from: str = ""  # an export whose weights and tokenizer the run starts from
     strategy: str = "default"
     tpu: str = ""
-    mixed_precision: bool = False
+    precision: str = "float32"  # of the computation (PRECISIONS); variables, optimizer state and loss stay float32
     jit_compile: bool = False
     seed: int = 1
 
@@ -157,7 +160,7 @@ def train(recipe, options):
     metrics = recipe.evaluate(export.portable_copy(model), data, tokenizer)
     model.save(os.path.join(options.model_dir, f"{recipe.name}.keras"))
     path = recipe.export(model, tokenizer, metrics)
-    metrics = {**metrics, "export": path}
+    metrics = {**metrics, "precision": compute_precision(options), "export": path}
     write_json(os.path.join(options.model_dir, "metrics.json"), metrics)
     print(f"exported: {path}")
     return metrics
@@ -198,10 +201,33 @@ def prepare_run(options):
     if chief:
         os.makedirs(options.model_dir, exist_ok=True)
     keras.utils.set_random_seed(options.seed)
-    if options.mixed_precision:
-        # Keras then wraps the optimizer in a LossScaleOptimizer for float16.
-        keras.config.set_dtype_policy("mixed_bfloat16" if options.strategy == "tpu" else "mixed_float16")
+    precision = compute_precision(options)
+    log.info("Precision: %s%s", precision, " (auto)" if options.precision == "auto" else "")
+    if precision != "float32":
+        # Keras then keeps the variables in float32 and, for float16, wraps the optimizer in a LossScaleOptimizer.
+        keras.config.set_dtype_policy(f"mixed_{precision}")
     return strategy
+
+
+def compute_precision(options):
+    """The precision `options.precision` names; "auto": bfloat16 on a TPU or on a CPU with native bfloat16
+    products when no GPU is present, float32 elsewhere."""
+    if options.precision != "auto":
+        return options.precision
+    if options.strategy == "tpu":
+        return "bfloat16"
+    if not tf.config.list_physical_devices("GPU") and cpu_has_bfloat16():
+        return "bfloat16"
+    return "float32"
+
+
+def cpu_has_bfloat16():
+    """Whether this CPU multiplies bfloat16 natively (AMX-BF16 or AVX512-BF16), as Linux's /proc/cpuinfo says."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return bool(re.search(r"\b(amx_bf16|avx512_bf16)\b", f.read()))
+    except OSError:
+        return False
 
 
 def checkpoint_dir(options):

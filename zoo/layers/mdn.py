@@ -160,7 +160,7 @@ class MixtureDensityOutput(keras.layers.Layer):
         if num_components <= 0:
             raise ValueError(f"num_components must be positive, got {num_components}")
         self.num_components = num_components
-        self.projection = keras.layers.Dense(1 + 6 * num_components, name="projection")
+        self.projection = keras.layers.Dense(1 + 6 * num_components, dtype=self.dtype_policy, name="projection")
 
     def build(self, input_shape):
         self.projection.build(input_shape)

@@ -71,7 +71,7 @@ class SoftWindow(keras.layers.Layer):
         self.initial_step = initial_step
         bias = [0.0] * (2 * num_components) + [math.log(initial_step)] * num_components
         self.parameters = keras.layers.Dense(3 * num_components, bias_initializer=keras.initializers.Constant(bias),
-                                             name="parameters")
+                                             dtype=self.dtype_policy, name="parameters")
 
     def build(self, hidden_shape, kappa_shape=None, characters_shape=None, character_mask_shape=None):
         self.parameters.build(hidden_shape)
@@ -145,8 +145,8 @@ class WindowedLSTM(keras.layers.Layer):
         self.units = units
         self.num_components = num_components
         self.initial_step = initial_step
-        self.cell = keras.layers.LSTMCell(units, name="lstm")
-        self.window = SoftWindow(num_components, initial_step, name="window")
+        self.cell = keras.layers.LSTMCell(units, dtype=self.dtype_policy, name="lstm")
+        self.window = SoftWindow(num_components, initial_step, dtype=self.dtype_policy, name="window")
 
     def build(self, inputs_shape, characters_shape=None, character_mask_shape=None):
         self.cell.build((inputs_shape[0], inputs_shape[-1] + characters_shape[-1]))

@@ -286,7 +286,9 @@ class GravesHandwritingModel(keras.Model):
         self.num_components = num_components
         self.use_cudnn = use_cudnn
         self.stack = SkipStackedRNN(units, num_layers, use_cudnn=use_cudnn, name="stack")
-        self.mixture_density = MixtureDensityOutput(num_components, name="mixture_density")
+        # In float32 under a mixed policy: the mixture's parameters (σ = exp σ̂, ρ = tanh ρ̂) and their
+        # log-likelihood need more than bfloat16's 8 bits of mantissa.
+        self.mixture_density = MixtureDensityOutput(num_components, dtype="float32", name="mixture_density")
 
     def call(self, strokes, initial_states=None, return_states=False, training=False):
         hidden, states = self.stack(strokes, initial_states=initial_states, training=training)

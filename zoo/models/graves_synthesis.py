@@ -81,10 +81,12 @@ class GravesSynthesisModel(keras.Model):
         self.num_components = num_components
         self.window_components = window_components
         self.window_step = window_step
-        self.windowed = WindowedLSTM(units, window_components, window_step, name="windowed_lstm")
+        # In float32 under a mixed policy: κ accumulates the window's steps over the whole line and φ is an
+        # exponential of its distance to each character; bfloat16's 8 bits of mantissa would blur both.
+        self.windowed = WindowedLSTM(units, window_components, window_step, dtype="float32", name="windowed_lstm")
         self.upper = [LSTM(units, return_sequences=True, return_state=True, use_cudnn=False,
                            name=f"lstm_{n}") for n in range(1, num_layers)]
-        self.mixture_density = MixtureDensityOutput(num_components, name="mixture_density")
+        self.mixture_density = MixtureDensityOutput(num_components, dtype="float32", name="mixture_density")
 
     @staticmethod
     def example_input():
