@@ -94,7 +94,7 @@ class GravesHandwritingRecipe(training.Recipe):
                 "test_lines": len(test), "offset_mean": list(map(float, self.mean)),
                 "offset_std": list(map(float, self.std))}
 
-    def export(self, model, tokenizer, metrics):
+    def export(self, model, tokenizer):
         return export.export_graves_handwriting(model, self.mean, self.std, FLAGS.export_dir, tflite=FLAGS.tflite)
 
 

@@ -125,7 +125,7 @@ class GravesSynthesisRecipe(training.Recipe):
                 "valid_lines": len(valid), "train_lines": len(splits[0]), "offset_mean": list(map(float, self.mean)),
                 "offset_std": list(map(float, self.std))}
 
-    def export(self, model, tokenizer, metrics):
+    def export(self, model, tokenizer):
         return export.export_synthesis(model, tokenizer, self.mean, self.std, FLAGS.export_dir, tflite=FLAGS.tflite)
 
 

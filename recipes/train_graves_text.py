@@ -115,7 +115,7 @@ class GravesTextRecipe(training.Recipe):
         return {"corpus": FLAGS.corpus, "test_bits_per_character": bits, "test_bits_per_character_windows": window_bits,
                 "test_bits_per_character_dynamic": dynamic_bits, "test_characters": len(splits[2])}
 
-    def export(self, model, tokenizer, metrics):
+    def export(self, model, tokenizer):
         return export.export_graves_text(model, tokenizer, FLAGS.export_dir, tflite=FLAGS.tflite)
 
 

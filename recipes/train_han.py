@@ -94,7 +94,7 @@ class HanRecipe(training.Recipe):
         print(f"test accuracy: {accuracy:.4f}  test loss: {loss:.4f}  ({len(test)} documents)")
         return {"dataset": FLAGS.dataset, "test_accuracy": accuracy, "test_loss": loss, "test_documents": len(test)}
 
-    def export(self, model, tokenizer, metrics):
+    def export(self, model, tokenizer):
         return export.export_han(model, tokenizer, self.class_names, FLAGS.export_dir, tflite=FLAGS.tflite)
 
 

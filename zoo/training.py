@@ -126,8 +126,8 @@ class Recipe:
         """Test (or validation) metrics of the float32 `model`, printed; returns `{name: value}` for metrics.json."""
         raise NotImplementedError
 
-    def export(self, model, tokenizer, metrics):
-        """Writes the export under `options.export_dir`; returns its path. `metrics` are `evaluate`'s."""
+    def export(self, model, tokenizer):
+        """Writes the export under `options.export_dir` (after `evaluate`); returns its path."""
         raise NotImplementedError
 
 
@@ -140,14 +140,14 @@ def train(recipe, options):
     strategy = prepare_run(options)
     init = reader.Export(options.init_from) if options.init_from else None
     data = recipe.read_data()
-    tokenizer = run_tokenizer(recipe, data, options, init)
+    tokenizer = run_tokenizer(recipe, data, options, distribute.is_chief(strategy), init)
     replicas = strategy.num_replicas_in_sync
     train_ds, valid_ds = recipe.datasets(data, tokenizer, replicas)
     steps_per_epoch = options.steps_per_epoch or count_batches(train_ds)
     with strategy.scope():
         model = recipe.build_model(tokenizer)
         model(model.example_input())
-        if init is not None and not options.resume:
+        if init is not None:
             init.copy_weights_to(model)
         elif not options.resume:
             recipe.initialise(model, data, tokenizer)
@@ -159,7 +159,7 @@ def train(recipe, options):
     # Evaluated in float32, as exported (the model may have trained in mixed precision).
     metrics = recipe.evaluate(export.portable_copy(model), data, tokenizer)
     model.save(os.path.join(options.model_dir, f"{recipe.name}.keras"))
-    path = recipe.export(model, tokenizer, metrics)
+    path = recipe.export(model, tokenizer)
     metrics = {**metrics, "precision": compute_precision(options), "export": path}
     write_json(os.path.join(options.model_dir, "metrics.json"), metrics)
     print(f"exported: {path}")
@@ -234,11 +234,11 @@ def checkpoint_dir(options):
     return os.path.join(options.model_dir, "checkpoints")
 
 
-def run_tokenizer(recipe, data, options, init=None):
+def run_tokenizer(recipe, data, options, chief=True, init=None):
     """The run's tokenizer, saved in the run folder so that ids keep their meaning across a resume.
 
     Resumed: read back from the run folder. `init`: the export's. Otherwise
-    built from `recipe.build_vocabulary(data)`. The chief saves it
+    built from `recipe.build_vocabulary(data)`. The `chief` saves it
     (`Tokenizer.save`). None for a recipe without one.
     """
     if recipe.tokenizer_class is None:
@@ -256,7 +256,8 @@ def run_tokenizer(recipe, data, options, init=None):
                               f"pass --vocabulary_size={tokenizer.vocabulary_size} or leave the flag out")
     else:
         tokenizer = recipe.tokenizer_class(recipe.build_vocabulary(data), **recipe.tokenizer_options)
-    tokenizer.save(options.model_dir)
+    if chief:
+        tokenizer.save(options.model_dir)
     return tokenizer
 
 

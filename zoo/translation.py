@@ -215,6 +215,6 @@ class TranslationRecipe(training.Recipe):
         search = export.translation_functions(last, tokenizer, self.settings.max_length, *self.decoding)
         return validation_bleu(search["beam_search"], *tuned, self.options.batch_size, *self.decoding)
 
-    def export(self, model, tokenizer, metrics):
+    def export(self, model, tokenizer):
         return export.export_translation(model, tokenizer, self.options.export_dir, self.settings.max_length,
                                          *self.decoding, tflite=self.options.tflite)
