@@ -19,6 +19,7 @@ for _name, _help in (("embedding_dim", "Word piece embedding size."),
                      ("attention_units", "Size of the additive attention's hidden layer.")):
     flags.DEFINE_integer(_name, run_flags.constructor_default(GNMT, _name), _help,
                          lower_bound=2 if _name.endswith("layers") else 1)
+# float32: in bfloat16 the validation loss trailed float32's from the same weights (benchmarks/README.md, precision).
 translation_flags.define_flags("gnmt")
 
 

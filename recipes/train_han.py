@@ -38,7 +38,8 @@ flags.DEFINE_float("validation_fraction", 0.1, "Share of the training documents 
 flags.DEFINE_integer("word2vec_epochs", 0, "Initialise the word embeddings with word2vec (skip-gram, gensim) "
                      "learnt for this many epochs on the training documents, as the paper does; 0 = random.",
                      lower_bound=0)
-# The paper's optimizer: SGD with momentum 0.9, batch 64.
+# The paper's optimizer: SGD with momentum 0.9, batch 64. float32: its small GRUs train no faster in bfloat16
+# (benchmarks/README.md, precision).
 run_flags.define_run_flags("han", optimizer="sgd", learning_rate=0.01, batch_size=64)
 
 
