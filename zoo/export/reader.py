@@ -140,10 +140,6 @@ class Export:
         saved = self.json("normalisation.json")
         return saved["offset_mean"], saved["offset_std"]
 
-    def model(self):
-        """A new Keras model from the export's config, with the export's weights."""
-        return rebuild_model(self.metadata, self.saved_model.variables_list)
-
     def copy_weights_to(self, model):
         """Sets the built `model`'s weights to the export's; `ExportError` where the two do not match."""
         if type(model).__name__ != self.metadata["class_name"]:
