@@ -51,6 +51,7 @@ flags.DEFINE_list("models", [entry.name for entry in registry.MODELS], "Which mo
 flags.DEFINE_integer("steps", 300, "Training steps of each run.", lower_bound=1)
 flags.DEFINE_integer("eval_every", 100, "Steps between validation readings.", lower_bound=1)
 flags.DEFINE_integer("valid_batches", 20, "Validation batches read each time; 0 = the whole split.", lower_bound=0)
+flags.DEFINE_integer("seed", 1, "The runs' --seed: their initial weights and batches.")
 flags.DEFINE_string("scratch", "/tmp/zoo-precision", "Run folders (checkpoints, vocabularies).")
 flags.DEFINE_bool("markdown", False, "Print benchmarks/precision.json as tables and stop.")
 FLAGS = flags.FLAGS
@@ -74,7 +75,7 @@ class StepClock:
         self.seconds, self.callback = [], Callback()
 
 
-def run_one(name, precision, steps, eval_every, valid_batches, scratch):
+def run_one(name, precision, steps, eval_every, valid_batches, scratch, seed):
     """One run, in this process: {"validation_loss": [...], "step_seconds": median, ...}."""
     sys.path.insert(0, os.path.join(ROOT, "recipes"))
     module = runpy.run_path(os.path.join(ROOT, "recipes", f"train_{name}.py"), run_name=f"recipe_{name}")
@@ -87,7 +88,7 @@ def run_one(name, precision, steps, eval_every, valid_batches, scratch):
     flags.FLAGS([f"train_{name}", f"--flagfile={os.path.join(ROOT, 'recipes', 'configs', CONFIGS[name])}.flags",
                  f"--precision={precision}", f"--model_dir={model_dir}", f"--export_dir={scratch}/exports",
                  f"--steps_per_epoch={eval_every}", f"--epochs={steps // eval_every}", "--checkpoint_steps=0",
-                 "--average_epochs=1", *OVERRIDES.get(name, [])])
+                 "--average_epochs=1", f"--seed={seed}", *OVERRIDES.get(name, [])])
     options = run_flags.run_options()
     recipes = [value for value in module.values()
                if isinstance(value, type) and issubclass(value, training.Recipe) and value is not training.Recipe]
@@ -109,7 +110,7 @@ def run_one(name, precision, steps, eval_every, valid_batches, scratch):
     clock = StepClock()
     history = trained.fit(train_ds.repeat(), epochs=options.epochs, steps_per_epoch=eval_every,
                           validation_data=valid_ds, callbacks=[*recipe.callbacks(), clock.callback], verbose=2)
-    return {"model": name, "precision": precision, "config": CONFIGS[name], "steps": steps,
+    return {"model": name, "precision": precision, "config": CONFIGS[name], "seed": seed, "steps": steps,
             "eval_every": eval_every, "valid_batches": valid_batches,
             "validation_loss": [float(v) for v in history.history["val_loss"]],
             "training_loss": [float(v) for v in history.history["loss"]],
@@ -120,7 +121,7 @@ def run_in_fresh_process(name, precision):
     """`run_one` in a new Python process (a dtype policy is global to a process); its result."""
     command = [sys.executable, __file__, f"--models={name}", f"--steps={FLAGS.steps}",
                f"--eval_every={FLAGS.eval_every}", f"--valid_batches={FLAGS.valid_batches}",
-               f"--scratch={FLAGS.scratch}", f"--worker_precision={precision}"]
+               f"--scratch={FLAGS.scratch}", f"--seed={FLAGS.seed}", f"--worker_precision={precision}"]
     started = time.time()
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     if done.returncode:
@@ -135,14 +136,14 @@ def markdown(results):
     """The tables of benchmarks/README.md: speed, then the validation curves side by side."""
     by_model = {}
     for result in results:
-        by_model.setdefault(result["model"], {})[result["precision"]] = result
+        by_model.setdefault((result["model"], result.get("seed", 1)), {})[result["precision"]] = result
     lines = ["| model (config) | float32 s/step | bfloat16 s/step | speed-up | validation loss after each "
              "reading, float32 | bfloat16 |", "| --- | --- | --- | --- | --- | --- |"]
-    for name, runs in by_model.items():
+    for (name, seed), runs in by_model.items():
         f32, bf16 = runs.get("float32"), runs.get("bfloat16")
         if not (f32 and bf16):
             continue
-        lines.append(f"| {name} ({f32['config']}, {f32['steps']} steps) | {f32['step_seconds']:.3f} | "
+        lines.append(f"| {name} ({f32['config']}, {f32['steps']} steps{f', seed {seed}' if seed != 1 else ''}) | {f32['step_seconds']:.3f} | "
                      f"{bf16['step_seconds']:.3f} | {f32['step_seconds'] / bf16['step_seconds']:.2f}× | "
                      f"{', '.join(f'{v:.4f}' for v in f32['validation_loss'])} | "
                      f"{', '.join(f'{v:.4f}' for v in bf16['validation_loss'])} |")
@@ -159,7 +160,8 @@ def main(argv):
     results = []
     if os.path.exists(RESULTS):
         with open(RESULTS, encoding="utf-8") as f:
-            results = [r for r in json.load(f)["runs"] if r["model"] not in FLAGS.models]
+            results = [r for r in json.load(f)["runs"]
+                       if r["model"] not in FLAGS.models or r.get("seed", 1) != FLAGS.seed]
     for name in FLAGS.models:
         for precision in PRECISIONS:
             results.append(run_in_fresh_process(name, precision))
@@ -190,9 +192,9 @@ if __name__ == "__main__":
         argv = [arg for arg in sys.argv if not arg.startswith("--worker_precision=")]
         FLAGS(argv)
         name = FLAGS.models[0]
-        settings = (FLAGS.steps, FLAGS.eval_every, FLAGS.valid_batches, FLAGS.scratch)
+        settings = (FLAGS.steps, FLAGS.eval_every, FLAGS.valid_batches, FLAGS.scratch, FLAGS.seed)
         # The recipe's flags are defined in this process next: the benchmark's own must not clash with them.
-        for own in ("models", "steps", "eval_every", "valid_batches", "scratch", "markdown"):
+        for own in ("models", "steps", "eval_every", "valid_batches", "scratch", "seed", "markdown"):
             delattr(FLAGS, own)
         FLAGS.unparse_flags()
         print(json.dumps(run_one(name, worker, *settings)))
