@@ -93,22 +93,11 @@ def run_one(name, precision, steps, eval_every, valid_batches, scratch, seed):
     recipes = [value for value in module.values()
                if isinstance(value, type) and issubclass(value, training.Recipe) and value is not training.Recipe]
     recipe = recipes[0]() if recipes else translation_flags.recipe(name, module["build_model"])
-    recipe.options = options
     os.chdir(ROOT)  # the configs' --data_dir are relative to the repository
-    strategy = training.prepare_run(options)
-    data = recipe.read_data()
-    tokenizer = training.run_tokenizer(recipe, data, options)
-    train_ds, valid_ds = recipe.datasets(data, tokenizer, 1)
-    if valid_batches:
-        valid_ds = valid_ds.take(valid_batches)
-    with strategy.scope():
-        model = recipe.build_model(tokenizer)
-        model(model.example_input())
-        recipe.initialise(model, data, tokenizer)
-        trained = recipe.trainer(model, 1)
-        training.compile_model(trained, recipe.loss(), options, eval_every)
+    run = training.set_up(recipe, options)
+    valid_ds = run.valid_ds.take(valid_batches) if valid_batches else run.valid_ds
     clock = StepClock()
-    history = trained.fit(train_ds.repeat(), epochs=options.epochs, steps_per_epoch=eval_every,
+    history = run.trained.fit(run.train_ds.repeat(), epochs=options.epochs, steps_per_epoch=eval_every,
                           validation_data=valid_ds, callbacks=[*recipe.callbacks(), clock.callback], verbose=2)
     return {"model": name, "precision": precision, "config": CONFIGS[name], "seed": seed, "steps": steps,
             "eval_every": eval_every, "valid_batches": valid_batches,

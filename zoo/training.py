@@ -131,11 +131,22 @@ class Recipe:
         raise NotImplementedError
 
 
-def train(recipe, options):
-    """Trains, evaluates and exports `recipe` as `options` say (module docstring); returns metrics.json's dict.
+@dataclasses.dataclass
+class Run:
+    """A run set up to train (`set_up`): what `fit` and the evaluation take."""
 
-    Workers other than the chief train and return None.
-    """
+    strategy: tf.distribute.Strategy
+    data: object  # the recipe's `read_data()`
+    tokenizer: object
+    train_ds: tf.data.Dataset
+    valid_ds: tf.data.Dataset
+    steps_per_epoch: int
+    model: keras.Model
+    trained: keras.Model  # what `fit` trains: `model`, or the recipe's wrapper of it
+
+
+def set_up(recipe, options):
+    """Everything before `fit` (module docstring, steps 1-3); returns the `Run`."""
     recipe.options = options
     strategy = prepare_run(options)
     init = reader.Export(options.init_from) if options.init_from else None
@@ -153,13 +164,23 @@ def train(recipe, options):
             recipe.initialise(model, data, tokenizer)
         trained = recipe.trainer(model, replicas)
         compile_model(trained, recipe.loss(), options, steps_per_epoch, metrics=list(recipe.metrics))
-    fit(trained, train_ds, valid_ds, options, steps_per_epoch, strategy, callbacks=recipe.callbacks())
-    if not distribute.is_chief(strategy):
+    return Run(strategy, data, tokenizer, train_ds, valid_ds, steps_per_epoch, model, trained)
+
+
+def train(recipe, options):
+    """Trains, evaluates and exports `recipe` as `options` say (module docstring); returns metrics.json's dict.
+
+    Workers other than the chief train and return None.
+    """
+    run = set_up(recipe, options)
+    fit(run.trained, run.train_ds, run.valid_ds, options, run.steps_per_epoch, run.strategy,
+        callbacks=recipe.callbacks())
+    if not distribute.is_chief(run.strategy):
         return None
     # Evaluated in float32, as exported (the model may have trained in mixed precision).
-    metrics = recipe.evaluate(export.portable_copy(model), data, tokenizer)
-    model.save(os.path.join(options.model_dir, f"{recipe.name}.keras"))
-    path = recipe.export(model, tokenizer)
+    metrics = recipe.evaluate(export.portable_copy(run.model), run.data, run.tokenizer)
+    run.model.save(os.path.join(options.model_dir, f"{recipe.name}.keras"))
+    path = recipe.export(run.model, run.tokenizer)
     metrics = {**metrics, "precision": compute_precision(options), "export": path}
     write_json(os.path.join(options.model_dir, "metrics.json"), metrics)
     print(f"exported: {path}")

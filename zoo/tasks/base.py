@@ -30,14 +30,14 @@ class Task:
     family = None
 
     def __init__(self, path):
-        self.path = reader.version_dir(path)
-        self.metadata = reader.read_metadata(self.path)
+        export = reader.Export(path)
+        self.path, self.metadata = export.path, export.metadata
         if self.metadata["family"] != self.family:
             raise reader.ExportError(f"{self.path}: a {self.metadata['family']} export, not {self.family} "
                                      f"(zoo.load picks the task of an export's family)")
-        self._saved_model = reader.load_saved_model(self.path)
+        self._saved_model = export.saved_model
         self.signatures = self._saved_model.signatures
-        self.tokenizer = reader.read_tokenizer(self.path, self.metadata)
+        self.tokenizer = export.tokenizer
         self._model = None
 
     @property
