@@ -7,9 +7,12 @@ import re
 import matplotlib.image
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from conftest import REPO, run_python
+import zoo
+from conftest import REPO, run_python, run_tflite
 from test_tasks import SOURCES, exports, tasks  # noqa: F401 (the fixtures)
+from zoo import export
 from zoo.__main__ import main
 
 OFFSETS = [[0, 0, 0], [1, 0, 0], [0, 1, 1], [2, 0, 0], [0, -1, 1]]
@@ -182,6 +185,20 @@ def test_draw_errors_are_one_line(capsys, tmp_path, source, output, message):
     status, _, err = run(capsys, "draw", tmp_path / source, tmp_path / output)
     assert status == 1 and re.search(message, error_line(err, "draw")), err
     assert not (tmp_path / output).exists()
+
+
+def test_tflite_writes_an_exports_graph_again(exports, capsys, tmp_path):
+    # A translator's .tflite from its export: it translates as the export's SavedModel does.
+    path, _ = exports["gnmt"]
+    output = tmp_path / "translation.tflite"
+    status, _, err = run(capsys, "tflite", "--export", path, output)
+    assert status == 0 and f"written: {output}" in err
+    served = zoo.load(path).signatures["serving_default"](text=tf.constant(SOURCES[:1]))
+    lite = dict(zip(export.TRANSLATION_TFLITE_OUTPUTS, run_tflite(output.read_bytes(),
+                                                                  {"text": np.array([SOURCES[0].encode()])})))
+    np.testing.assert_allclose(lite["score"], served["score"].numpy(), rtol=1e-4, atol=1e-4)
+    status, _, err = run(capsys, "tflite", "--export", path, tmp_path / "model.bin")
+    assert status == 2 and "must be a .tflite file" in err
 
 
 def test_usage_errors_and_help(capsys):

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from conftest import MAX_WORDS, pad_ids, run_han_tflite, run_python, tflite_interpreter
 from zoo import export
+from zoo.export.convert import export_tflite
 
 LOAD_WITHOUT_ZOO = r"""
 import json, sys
@@ -81,6 +82,20 @@ def test_saved_model_cli_show_and_run(han_export, tmp_path):
                       "serving_default", "--input_exprs", 'text=["It was superb. Koko ba."]'], cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Result for output key label:" in run.stdout
+
+
+def test_tflite_converted_again_from_the_export_alone(han_export, tokenizer, demo_documents):
+    # zoo.export.convert rebuilds the model from the export: its float graph answers as the export's own .tflite,
+    # its quantised one close to it and in fewer bytes.
+    with open(os.path.join(han_export, export.EXTRA_DIR, "han.tflite"), "rb") as f:
+        own = f.read()
+    converted, quantised = export_tflite(han_export), export_tflite(os.path.dirname(han_export), quantize=True)
+    assert len(quantised) < len(converted)
+    for document in demo_documents[1].texts[:4]:
+        ids = pad_ids(tokenizer(tf.constant([document])).numpy())
+        expected = run_han_tflite(own, ids)["probabilities"]
+        np.testing.assert_allclose(run_han_tflite(converted, ids)["probabilities"], expected, atol=1e-6)
+        np.testing.assert_allclose(run_han_tflite(quantised, ids)["probabilities"], expected, atol=0.05)
 
 
 def test_tflite_matches_the_saved_model(han_export, tokenizer, serving_fn, demo_documents):

@@ -313,7 +313,31 @@ def unreadable(case, exports, tmp_path):
         return zoo.load, edited_copy(path, tmp_path, family="poetry")
     if case == "newer format":
         return zoo.load, edited_copy(path, tmp_path, format_version=99)
+    if case in DAMAGES:
+        copy = edited_copy(path, tmp_path)
+        DAMAGES[case](copy)
+        return zoo.load, copy
     return Translator, path  # another family's task
+
+
+def _truncate(path, size):
+    with open(path, "r+b") as f:
+        f.truncate(size)
+
+
+def _overwrite(path, size):
+    with open(path, "r+b") as f:
+        f.write(b"\xff" * size)
+
+
+# A shipped export damaged on the way (a cut download, a Git LFS pointer in place of the file).
+DAMAGES = {
+    "truncated variables": lambda copy: _truncate(copy / "variables" / "variables.data-00000-of-00001", 100),
+    "overwritten variables": lambda copy: _overwrite(copy / "variables" / "variables.data-00000-of-00001", 100),
+    "truncated index": lambda copy: _truncate(copy / "variables" / "variables.index", 20),
+    "truncated graph": lambda copy: _truncate(copy / "saved_model.pb", 2000),
+    "no variables": lambda copy: shutil.rmtree(copy / "variables"),
+}
 
 
 @pytest.mark.parametrize("case, message", [
@@ -323,6 +347,7 @@ def unreadable(case, exports, tmp_path):
     ("unknown family", r"/copy/1: unknown model family 'poetry'; this zoo knows classification, text, "),
     ("newer format", r"/copy/1: written in export format 99; this zoo reads up to 1: upgrade seq2seq-zoo$"),
     ("another family", r"/graves_handwriting/1: a handwriting export, not translation \(zoo.load picks"),
+    *[(case, r"/copy/1: cannot load the SavedModel \(damaged or incomplete files\): ") for case in DAMAGES],
 ])
 def test_what_is_not_a_readable_export_is_refused_in_one_line(exports, tmp_path, case, message):
     load, path = unreadable(case, exports, tmp_path)

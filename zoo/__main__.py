@@ -7,6 +7,7 @@
     python -m zoo write --export savedmodels/graves_synthesis --text "a new tale" line.svg --alignment window.png
     python -m zoo write --export savedmodels/graves_handwriting --steps 700 sample.png
     python -m zoo draw strokes.npy strokes.svg
+    python -m zoo tflite --export savedmodels/gnmt_multi30k_en_de translation.tflite   # the float .tflite
 
 `translate`, `classify` and `generate` read their texts from the command
 line or, when none is given, from standard input, a line each, and print
@@ -85,6 +86,13 @@ def _parser():
     write.add_argument("--alignment", metavar="PICTURE", help="also draw each row's window here (synthesis)")
     write.add_argument("--style", metavar="STROKES", help="write in this hand: strokes in .npy or .json (synthesis)")
     write.add_argument("--style_text", help="what the --style strokes write")
+
+    tflite = command("tflite", _tflite, "Convert an export's model to a .tflite file again: float, or with "
+                     "--quantize its weights int8 (a shipped export may carry only one of the two).")
+    export(tflite, "any")
+    tflite.add_argument("output", metavar="FILE", help="the .tflite file to write")
+    tflite.add_argument("--quantize", action="store_true", help="dynamic-range quantisation: int8 weights, float "
+                        "activations (about a quarter of the size)")
 
     draw = command("draw", _draw, "Draw strokes from a file.")
     draw.add_argument("strokes", metavar="STROKES", help="[n, 3] offsets (dx, dy, end_of_stroke) in .npy, or .json "
@@ -182,6 +190,19 @@ def _draw(args):
     from zoo import strokes
 
     print(strokes.save(_read_strokes(args.strokes), args.output))
+
+
+def _tflite(args):
+    from zoo.export.convert import export_tflite
+
+    if not args.output.endswith(".tflite"):
+        args.parser.error(f"{args.output}: the output must be a .tflite file")
+    content = export_tflite(args.export, args.quantize)
+    with open(args.output + ".part", "wb") as f:
+        f.write(content)
+    os.replace(args.output + ".part", args.output)
+    print(f"written: {args.output} ({len(content) / 1e6:.1f} MB{', quantised' if args.quantize else ''})",
+          file=sys.stderr)
 
 
 def _texts(args, given):

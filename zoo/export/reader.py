@@ -105,8 +105,9 @@ def load_saved_model(path):
 
     try:
         return tf.saved_model.load(path)
-    except (OSError, ValueError, tf.errors.OpError) as e:
-        raise ExportError(f"{path}: cannot load the SavedModel: {str(e).strip().splitlines()[0]}") from None
+    except (OSError, ValueError, IndexError, tf.errors.OpError) as e:  # IndexError: a truncated variables file
+        raise ExportError(f"{path}: cannot load the SavedModel (damaged or incomplete files): "
+                          f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}") from None
 
 
 class Export:
