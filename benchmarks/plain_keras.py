@@ -84,7 +84,8 @@ def graves_text(vocabulary_size, length, units, num_layers):
 def graves_handwriting(length, units, num_layers, components):
     points = keras.Input((length, 3))
     hidden = _skip_stack(points, units, num_layers)
-    return keras.Model(points, layers.Dense(1 + 6 * components)(hidden))
+    # float32 under a mixed policy, as the zoo's mixture density output: its log-likelihood needs the mantissa.
+    return keras.Model(points, layers.Dense(1 + 6 * components, dtype="float32")(hidden))
 
 
 def _translation_inputs(length):

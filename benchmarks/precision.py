@@ -17,7 +17,7 @@ Each row: the validation loss after every `--eval_every` steps (the
 recipe's training loss: nats a character, a point or a target piece,
 label-smoothed for the translators) and the median seconds a training step
 takes after the first `--eval_every` (which include tracing). Results go to
-`benchmarks/precision.json`; `--markdown` prints the tables of benchmarks/README.md.
+`benchmarks/precision.json`, which `benchmarks/tables.py` makes into benchmarks/README.md's table.
 """
 
 import json
@@ -35,7 +35,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from zoo import registry  # noqa: E402 (after the path: benchmarks/ runs as a script)
+import tables  # noqa: E402 (after the path: benchmarks/ runs as a script)
+from zoo import registry  # noqa: E402
 
 # The real-data config of each model.
 CONFIGS = {"han": "han_imdb", "graves_text": "graves_text_ptb", "graves_handwriting": "graves_handwriting_iam",
@@ -53,7 +54,6 @@ flags.DEFINE_integer("eval_every", 100, "Steps between validation readings.", lo
 flags.DEFINE_integer("valid_batches", 20, "Validation batches read each time; 0 = the whole split.", lower_bound=0)
 flags.DEFINE_integer("seed", 1, "The runs' --seed: their initial weights and batches.")
 flags.DEFINE_string("scratch", "/tmp/zoo-precision", "Run folders (checkpoints, vocabularies).")
-flags.DEFINE_bool("markdown", False, "Print benchmarks/precision.json as tables and stop.")
 FLAGS = flags.FLAGS
 
 
@@ -121,28 +121,7 @@ def run_in_fresh_process(name, precision):
     return result
 
 
-def markdown(results):
-    """The tables of benchmarks/README.md: speed, then the validation curves side by side."""
-    by_model = {}
-    for result in results:
-        by_model.setdefault((result["model"], result.get("seed", 1)), {})[result["precision"]] = result
-    lines = ["| model (config) | float32 s/step | bfloat16 s/step | speed-up | validation loss after each "
-             "reading, float32 | bfloat16 |", "| --- | --- | --- | --- | --- | --- |"]
-    for (name, seed), runs in by_model.items():
-        f32, bf16 = runs.get("float32"), runs.get("bfloat16")
-        if not (f32 and bf16):
-            continue
-        lines.append(f"| {name} ({f32['config']}, {f32['steps']} steps{f', seed {seed}' if seed != 1 else ''}) | {f32['step_seconds']:.3f} | "
-                     f"{bf16['step_seconds']:.3f} | {f32['step_seconds'] / bf16['step_seconds']:.2f}× | "
-                     f"{', '.join(f'{v:.4f}' for v in f32['validation_loss'])} | "
-                     f"{', '.join(f'{v:.4f}' for v in bf16['validation_loss'])} |")
-    return "\n".join(lines)
-
-
 def main(argv):
-    if FLAGS.markdown:
-        with open(RESULTS, encoding="utf-8") as f:
-            return print(markdown(json.load(f)["runs"]))
     unknown = set(FLAGS.models) - set(CONFIGS)
     if unknown:
         raise app.UsageError(f"unknown models {sorted(unknown)}; known: {', '.join(CONFIGS)}")
@@ -155,7 +134,8 @@ def main(argv):
         for precision in PRECISIONS:
             results.append(run_in_fresh_process(name, precision))
         write_results(results)  # each model's rows as soon as they are measured
-    print(markdown(results))
+    print(tables.precision_runs(results))
+    print("benchmarks/README.md's tables: python benchmarks/tables.py")
 
 
 def write_results(results):
@@ -183,7 +163,7 @@ if __name__ == "__main__":
         name = FLAGS.models[0]
         settings = (FLAGS.steps, FLAGS.eval_every, FLAGS.valid_batches, FLAGS.scratch, FLAGS.seed)
         # The recipe's flags are defined in this process next: the benchmark's own must not clash with them.
-        for own in ("models", "steps", "eval_every", "valid_batches", "scratch", "seed", "markdown"):
+        for own in ("models", "steps", "eval_every", "valid_batches", "scratch", "seed"):
             delattr(FLAGS, own)
         FLAGS.unparse_flags()
         print(json.dumps(run_one(name, worker, *settings)))

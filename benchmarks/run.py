@@ -1,9 +1,12 @@
 """Runs the zoo's benchmarks and prints a table for each; writes them all to JSON.
 
-    python benchmarks/run.py --quick          # every row, fewer steps: about 10 minutes on 2 cores
-    python benchmarks/run.py --trained=gnmt:recipes/configs/gnmt_multi30k.flags   # benchmarks/README.md's tables
-    python benchmarks/run.py --sections=training --models=gnmt,han
+    python benchmarks/run.py                  # every section and row: benchmarks/README.md's tables
+    python benchmarks/run.py --quick          # every row, fewer steps
+    python benchmarks/run.py --sections=training --models=gnmt,han --precisions=float32
     python benchmarks/run.py --sections=synthesis --models=graves_synthesis   # handwriting synthesis: writing lines
+    python benchmarks/run.py --trained=gnmt:recipes/configs/gnmt_multi30k.flags   # a finished run, not the demo
+
+`benchmarks/tables.py` makes benchmarks/README.md's tables from the JSON.
 
 Needs the `[bench]` extra (`pip install -e .[bench]`: PyTorch 2.13, CPU
 build). Real data sets are read from --datasets_dir (the project's
@@ -14,14 +17,16 @@ data, and the table says which was used.
 import json
 import os
 import platform
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
 
 from absl import app, flags
 
+import tables
 from zoo import registry
+from zoo.training import cpu_has_bfloat16
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -37,6 +42,9 @@ flags.DEFINE_list("models", list(MODELS), f"Which models, of {', '.join(MODELS)}
 flags.DEFINE_string("datasets_dir", os.path.join(ROOT, "..", "shared", "datasets"), "Where the real data sets are.")
 flags.DEFINE_string("json", None, "Where to write every measurement (default: benchmarks/results.json, or "
                     "benchmarks/results-quick.json with --quick, so a quick run keeps the full tables).")
+flags.DEFINE_list("precisions", ["float32", "bfloat16"] if cpu_has_bfloat16() else ["float32"],
+                  "Training: the precisions each row is measured in (bfloat16: Keras's mixed policy, PyTorch's "
+                  "autocast); by default bfloat16 too where the CPU multiplies it natively.")
 flags.DEFINE_bool("xla", False, "Training: also time the zoo path with jit_compile=True.")
 flags.DEFINE_bool("as_written", True, "Training: also time plain Keras and PyTorch on their own input (padded to "
                   "the data set's maximum; padded per batch and packed), the 'as each user would write it' columns.")
@@ -52,23 +60,32 @@ def environment():
     import keras
     import tensorflow as tf
     import torch
-    return {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+    return {"command": " ".join(["python benchmarks/run.py", *sys.argv[1:]]), "commit": commit(), "cpu": cpu_name(),
+            "bfloat16": cpu_has_bfloat16(),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
             "gpu": [d.name for d in tf.config.list_physical_devices("GPU")],
             "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
-def print_table(title, columns, rows):
-    """A Markdown table: `columns` are (header, format function of a row)."""
-    cells = [[str(f(r)) for _, f in columns] for r in rows]
-    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (h, _) in enumerate(columns)]
-    print(f"\n### {title}\n")
-    print("| " + " | ".join(h.ljust(w) for (h, _), w in zip(columns, widths)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for c in cells:
-        print("| " + " | ".join(v.ljust(w) for v, w in zip(c, widths)) + " |")
-    sys.stdout.flush()
+def commit():
+    """The checkout's commit, "+ changes" when the tree differs from it."""
+    git = lambda *args: subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return git("rev-parse", "--short", "HEAD") + (" + changes" if git("status", "--porcelain", "--untracked-files=no")
+                                                   else "")
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
+def print_table(title, markdown):
+    print(f"\n### {title}\n\n{markdown}", flush=True)
 
 
 def training_section(models, scratch):
@@ -80,7 +97,8 @@ def training_section(models, scratch):
     warmup = warmup if FLAGS.train_warmup is None else FLAGS.train_warmup
     steps = steps if FLAGS.train_steps is None else FLAGS.train_steps
     repeats = 2 if FLAGS.quick else 5
-    peak = training.peak_rate(1024 if FLAGS.quick else 2048, repeats)
+    peaks = {precision: training.peak_rate(1024 if FLAGS.quick else 2048, repeats, precision)
+             for precision in FLAGS.precisions}
     builders = {"han": lambda: workloads.han(FLAGS.datasets_dir, scratch),
                 "graves_text": lambda: workloads.graves_text(FLAGS.datasets_dir, scratch),
                 "graves_handwriting": lambda: workloads.graves_handwriting(
@@ -94,40 +112,18 @@ def training_section(models, scratch):
         # Every row's batches before any row is timed (see training.zoo_batches).
         prepared.append((workload, training.zoo_batches(workload, warmup + steps)))
     for workload, batches in prepared:
-        print(f"training: {workload.name} ...", flush=True)
-        row = training.measure(workload, batches, warmup, FLAGS.xla, FLAGS.as_written, repeats)
-        row["peak_gflops_per_second"] = peak
-        rows.append(row)
-    ways = ["zoo", "plain_keras", "pytorch"] + (["zoo_xla"] if FLAGS.xla else [])
-    names = {"zoo": "zoo", "plain_keras": "plain Keras", "pytorch": "PyTorch", "zoo_xla": "zoo + XLA"}
-    rate = lambda way: lambda r: f"{r[way]['per_second']:,.0f}"
-    columns = [("model", lambda r: r["model"]), ("unit/s", lambda r: r["unit"])]
-    columns += [(names[way], rate(way)) for way in ways]
-    columns += [("zoo / plain", lambda r: f"{r['zoo_vs_plain']:.2f}×"),
-                ("zoo / PyTorch", lambda r: f"{r['zoo_vs_pytorch']:.2f}×")]
-    if FLAGS.as_written:
-        columns += [("plain Keras, as written", rate("plain_keras_as_written")),
-                    ("PyTorch, as written", rate("pytorch_as_written"))]
-    columns += [("parameters zoo / plain / PyTorch",
-                 lambda r: f"{r['zoo']['parameters']:,} / {r['plain_keras']['parameters']:,} / "
-                           f"{r['pytorch']['parameters']:,}"),
-                ("size", lambda r: r["size"]), ("data", lambda r: r["data"])]
-    print_table(f"Training throughput on identical batches (batch {training.BATCH}, {steps} timed steps after "
-                f"{warmup}; as written: each one's own input)", columns, rows)
-    gflops = lambda way: lambda r: f"{r[way]['gflops_per_second']:,.1f} ({100 * r[way]['share_of_gemm']:.0f}%)"
-    gemm = lambda r: r["recurrent_gemm"]
-    print_table("Training arithmetic: matrix-product GFLOP/s on the same batches (share of tf.matmul at the main "
-                "recurrent layer's sizes)", [
-        ("model", lambda r: r["model"]), ("GFLOP a step", lambda r: f"{r['flops_per_step'] / 1e9:,.2f}"),
-        *[(names[way], gflops(way)) for way in ways],
-        ("recurrent GEMM per step", lambda r: f"{gemm(r)['rows']}×{gemm(r)['features']} · "
-                                              f"{gemm(r)['features']}×{gemm(r)['gates'] * gemm(r)['units']} + "
-                                              f"{gemm(r)['rows']}×{gemm(r)['units']} · "
-                                              f"{gemm(r)['units']}×{gemm(r)['gates'] * gemm(r)['units']}, "
-                                              f"{gemm(r)['steps']} steps"),
-        ("GEMM GFLOP/s", lambda r: f"{gemm(r)['gflops_per_second']:,.1f}"),
-        ("peak GFLOP/s", lambda r: f"{r['peak_gflops_per_second']:,.1f}"),
-    ], rows)
+        for precision in FLAGS.precisions:
+            print(f"training: {workload.name}, {precision} ...", flush=True)
+            # The "as written" columns show what padding costs each way: once, in float32, is enough.
+            row = training.measure(workload, batches, warmup, FLAGS.xla, FLAGS.as_written and precision == "float32",
+                                   repeats, precision)
+            row["warmup"] = warmup
+            row["peak_gflops_per_second"] = peaks[precision]
+            rows.append(row)
+    print_table(tables.training_title(rows), tables.training_throughput(rows))
+    if len(FLAGS.precisions) > 1:
+        print_table("Training: bfloat16 rate over float32", tables.precision_speedups(rows))
+    print_table(tables.ARITHMETIC_TITLE, tables.training_arithmetic(rows))
     return rows
 
 
@@ -169,14 +165,7 @@ def decoding_section(models, scratch):
             test, tokenizer, model, _ = serving.translation_run(name, flags)
             rows += decoding.measure(name, model, tokenizer, flags, os.path.join(scratch, "decoding", name),
                                      test.sources[:32], 3 if FLAGS.quick else 10)
-    print_table("Decoding latency: exported SavedModel against the same decoder run eagerly (median)", [
-        ("model", lambda r: r["model"]), ("parameters", lambda r: f"{r['parameters']:,}"),
-        ("decoder", lambda r: r["decoder"]), ("batch", lambda r: r["batch"]),
-        ("SavedModel ms", lambda r: f"{r['savedmodel_ms']:,.1f}"), ("eager loop ms", lambda r: f"{r['eager_ms']:,.0f}"),
-        ("speed-up", lambda r: f"{r['speedup']:.1f}×"),
-        ("same translations", lambda r: f"{100 * r['same_translations']:.0f}%"),
-        ("max_length", lambda r: r["max_length"]),
-    ], rows)
+    print_table(tables.DECODING_TITLE, tables.decoding(rows))
     return rows
 
 
@@ -187,20 +176,7 @@ def serving_section(models, scratch):
     for name in (m for m in models if m not in SYNTHESIS_MODELS):
         print(f"serving: {name} ...", flush=True)
         rows.append(serving.measure(name, trained_run(name, scratch), FLAGS.quick))
-    megabytes = lambda key: lambda r: f"{r[key] / 1e6:.2f}"
-    score = lambda key: lambda r: f"{r[key]:.3f}" if r["metric"] != "BLEU" else f"{r[key]:.2f}"
-    print_table("Serving at batch 1: SavedModel vs TFLite (float, dynamic-range quantised); median latency", [
-        ("model", lambda r: r["model"]), ("SavedModel ms", lambda r: f"{r['savedmodel_ms']:.1f}"),
-        ("TFLite ms", lambda r: f"{r['tflite_float_ms']:.1f}"),
-        ("quantised ms", lambda r: f"{r['tflite_quantised_ms']:.1f}"),
-        ("SavedModel MB", megabytes("savedmodel_bytes")), ("TFLite MB", megabytes("tflite_float_bytes")),
-        ("quantised MB", megabytes("tflite_quantised_bytes")), ("metric", lambda r: r["metric"]),
-        ("reference", score("savedmodel_score")), ("TFLite", score("tflite_float_score")),
-        ("quantised", score("tflite_quantised_score")),
-        ("change", lambda r: f"{r['quantisation_change']:+.3f}" if r["metric"] != "BLEU"
-         else f"{r['quantisation_change']:+.2f}"),
-        ("test data", lambda r: r["data"]),
-    ], rows)
+    print_table(tables.SERVING_TITLE, tables.serving(rows))
     return rows
 
 
@@ -211,30 +187,16 @@ def synthesis_section(models, scratch):
     for name in (m for m in models if m in SYNTHESIS_MODELS):
         print(f"synthesis: {name} ...", flush=True)
         rows += serving.synthesis(trained_run(name, scratch), FLAGS.quick)
-    print_table(f"Handwriting synthesis: writing {serving.SYNTHESIS_CHARACTERS}-character lines, SavedModel vs a "
-                "Python loop over the LiteRT step cell (median)", [
-        ("model", lambda r: r["model"]), ("way", lambda r: r["way"]), ("lines", lambda r: r["batch"]),
-        ("calls", lambda r: r["calls"]), ("points/s", lambda r: f"{r['points_per_second']:,.0f}"),
-        ("ms a line", lambda r: f"{r['ms_per_line']:,.0f}"), ("ms in all", lambda r: f"{r['ms']:,.0f}"),
-        ("points a line", lambda r: f"{sum(r['lengths']) / len(r['lengths']):.0f}"),
-        ("finished", lambda r: f"{sum(r['finished'])}/{len(r['finished'])}"), ("data", lambda r: r["data"]),
-    ], rows)
-    # serving.synthesis's rows: SavedModel 1, 16 lines, LiteRT loop 1, 16; the 16-line rows write the same texts.
-    for savedmodel, loop in zip(rows[1::4], rows[3::4]):
-        ratios = [b / a for a, b in zip(savedmodel["lengths"], loop["lengths"])]
-        same = sum(a == b for a, b in zip(savedmodel["finished"], loop["finished"]))
-        print(f"\n{savedmodel['model']}, the same {len(ratios)} texts: both stop (finished) alike on {same}; "
-              f"points a line LiteRT / SavedModel: median {statistics.median(ratios):.2f}, "
-              f"{min(ratios):.2f}–{max(ratios):.2f} (different random numbers: lengths agree only roughly)")
+    print_table(tables.SYNTHESIS_TITLE, tables.synthesis(rows))
     return rows
 
 
 def main(argv):
     del argv
     unknown = (set(FLAGS.sections) - set(SECTIONS)) | (set(FLAGS.models) - set(MODELS)) | \
-        {pair.split(":")[0] for pair in FLAGS.trained} - set(MODELS)
+        {pair.split(":")[0] for pair in FLAGS.trained} - set(MODELS) | set(FLAGS.precisions) - {"float32", "bfloat16"}
     if unknown:
-        raise app.UsageError(f"unknown section or model: {', '.join(sorted(unknown))}")
+        raise app.UsageError(f"unknown section, model or precision: {', '.join(sorted(unknown))}")
     sys.path.insert(0, HERE)
     import serving
     for pair in FLAGS.trained:
@@ -256,8 +218,9 @@ def main(argv):
                 results[section] = globals()[f"{section}_section"](models, scratch)
     results["seconds"] = time.perf_counter() - started
     path = FLAGS.json or os.path.join(HERE, "results-quick.json" if FLAGS.quick else "results.json")
-    with open(path, "w") as f:
+    with open(path + ".tmp", "w") as f:
         json.dump(results, f, indent=2)
+    os.replace(path + ".tmp", path)
     print(f"\n{time.perf_counter() - started:.0f} s in all; results in {path}")
 
 

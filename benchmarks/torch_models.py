@@ -274,7 +274,8 @@ class GravesHandwriting(nn.Module):
     def loss(self, batch):
         """Graves 2013 eq. (26), mean over points of weight 1."""
         x, targets, weights = batch
-        y_hat = self.output(self.stack(x))
+        with torch.autocast("cpu", enabled=False):  # float32 under autocast, as the zoo's mixture density output
+            y_hat = self.output(self.stack(x).float())
         m = self.components
         e_hat, pi_hat, mu1, mu2, s1, s2, rho_hat = torch.split(y_hat, [1, m, m, m, m, m, m], dim=-1)
         rho = torch.tanh(rho_hat)

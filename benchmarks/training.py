@@ -3,8 +3,8 @@
 Headline (`zoo`, `plain_keras`, `pytorch`): the zoo's recipe pipeline makes
 `warmup + steps` batches once (bucketed by length), as numpy arrays; the
 same arrays, the same padded shapes and masks, train all three. Each way
-first runs a whole pass over all of them (so every bucket's shape is traced),
-then is timed over the last `steps`, from the first step's start to the last
+first runs the untimed ones and one batch of each padded shape (so that every
+shape has run once), then is timed over the last `steps`, from the first step's start to the last
 step's end; what differs is the model code and the framework, not the batches.
 
 "As each user would write it" (`plain_keras_as_written`,
@@ -21,6 +21,7 @@ reaches on this machine at the main recurrent layer's per-step sizes
 (`recurrent_gemm_rate`) and on one large square product (`peak_rate`).
 """
 
+import contextlib
 import time
 
 import keras
@@ -64,23 +65,51 @@ def _spec(batches):
     return tf.nest.map_structure(spec, *batches)
 
 
-def keras_way(model_fn, loss, batches, warmup, jit_compile=False):
+@contextlib.contextmanager
+def keras_precision(precision):
+    """Keras's policy for `precision` while the block runs: float32, or mixed bfloat16 (float32 variables)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32" if precision == "float32" else f"mixed_{precision}")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def keras_way(model_fn, loss, batches, warmup, jit_compile=False, precision="float32"):
     """A Keras model (`model_fn()`), Adam, `model.fit` over the given numpy batches: seconds for batches[warmup:]."""
     keras.utils.set_random_seed(1)
-    model = model_fn()
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, jit_compile=jit_compile)
-    spec = _spec(batches)  # one signature for both passes: the timed one reuses the traced train step
-    _timed_fit(model, _dataset(batches, spec))
-    seconds = _timed_fit(model, _dataset(batches[warmup:], spec))
+    with keras_precision(precision):
+        model = model_fn()
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, jit_compile=jit_compile)
+        spec = _spec(batches)  # one signature for both passes: the timed one reuses the traced train step
+        _timed_fit(model, _dataset(first_runs(batches, warmup), spec))
+        seconds = _timed_fit(model, _dataset(batches[warmup:], spec))
     return seconds, model.count_params()
 
 
-def _torch_steps(model, batches, warmup):
+def first_runs(batches, warmup):
+    """The untimed batches a way runs first: the `warmup` ones and the first timed batch of each padded shape
+    they lack, so that no shape is new when the timing starts (TensorFlow's kernels and oneDNN's primitives are
+    made for a shape on its first run)."""
+    shape = lambda batch: tuple(a.shape for a in tf.nest.flatten(batch))
+    first, seen = list(batches[:warmup]), {shape(b) for b in batches[:warmup]}
+    for batch in batches[warmup:]:
+        if shape(batch) not in seen:
+            first.append(batch)
+            seen.add(shape(batch))
+    return first
+
+
+def _torch_steps(model, batches, warmup, precision="float32"):
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    lower = precision != "float32"  # autocast: the products in bfloat16, the weights and their updates float32
 
     def step(batch):
         optimizer.zero_grad()
-        model.loss(batch).backward()
+        with torch.autocast("cpu", dtype=getattr(torch, precision), enabled=lower):
+            loss = model.loss(batch)
+        loss.backward()
         optimizer.step()
 
     for batch in batches[:warmup]:
@@ -91,11 +120,12 @@ def _torch_steps(model, batches, warmup):
     return time.perf_counter() - start, sum(p.numel() for p in model.parameters())
 
 
-def torch_way(workload, batches, warmup):
-    """The PyTorch model on the same numpy batches (masked, unpacked): a pass over all of them, then the timed ones."""
+def torch_way(workload, batches, warmup, precision="float32"):
+    """The PyTorch model on the same numpy batches (masked, unpacked): `first_runs`, then the timed ones."""
     torch.manual_seed(1)
-    tensors = [torch_models.from_arrays(b) for b in batches]
-    return _torch_steps(workload.torch_model(pack=False), tensors + tensors[warmup:], len(tensors))
+    first = [torch_models.from_arrays(b) for b in first_runs(batches, warmup)]
+    timed = [torch_models.from_arrays(b) for b in batches[warmup:]]
+    return _torch_steps(workload.torch_model(pack=False), first + timed, len(first), precision)
 
 
 def plain_as_written(workload, order, warmup, steps):
@@ -141,17 +171,19 @@ def _best_seconds(run, repeats):
     return best
 
 
-def recurrent_gemm_rate(rows, features, units, gates, steps, repeats=5):
+def recurrent_gemm_rate(rows, features, units, gates, steps, repeats=5, precision="float32"):
     """GFLOP/s of `tf.matmul` at a recurrent layer's per-step sizes: `steps` times x_t [rows, features] ×
-    [features, gates · units] + h [rows, units] × [units, gates · units], h fed back, in one tf.function."""
+    [features, gates · units] + h [rows, units] × [units, gates · units], h fed back, in one tf.function, in
+    `precision`."""
     generator = tf.random.Generator.from_seed(1)
-    xs = generator.normal([steps, rows, features])
-    kernel = generator.normal([features, gates * units]) * 0.05
-    recurrent_kernel = generator.normal([units, gates * units]) * 0.05
+    dtype = tf.as_dtype(precision)
+    xs = tf.cast(generator.normal([steps, rows, features]), dtype)
+    kernel = tf.cast(generator.normal([features, gates * units]) * 0.05, dtype)
+    recurrent_kernel = tf.cast(generator.normal([units, gates * units]) * 0.05, dtype)
 
     @tf.function
     def loop():
-        h = tf.zeros([rows, units])
+        h = tf.zeros([rows, units], dtype)
         for t in tf.range(steps):
             h = tf.tanh((tf.matmul(xs[t], kernel) + tf.matmul(h, recurrent_kernel))[:, :units])
         return h
@@ -160,11 +192,11 @@ def recurrent_gemm_rate(rows, features, units, gates, steps, repeats=5):
     return steps * (flops.dense(rows, features, gates * units) + flops.dense(rows, units, gates * units)) / seconds / 1e9
 
 
-def peak_rate(size=2048, repeats=5):
-    """GFLOP/s of one [size, size] × [size, size] `tf.matmul`, best of `repeats`: the machine's matrix-product peak
-    as TensorFlow reaches it."""
+def peak_rate(size=2048, repeats=5, precision="float32"):
+    """GFLOP/s of one [size, size] × [size, size] `tf.matmul` in `precision`, best of `repeats`: the machine's
+    matrix-product peak as TensorFlow reaches it."""
     generator = tf.random.Generator.from_seed(1)
-    a, b = generator.normal([size, size]), generator.normal([size, size])
+    a, b = (tf.cast(generator.normal([size, size]), precision) for _ in range(2))
     product = tf.function(lambda: tf.matmul(a, b))
     return flops.dense(size, size, size) / _best_seconds(lambda: product().numpy(), repeats) / 1e9
 
@@ -183,22 +215,24 @@ def zoo_batches(workload, count):
     return batches
 
 
-def measure(workload, batches, warmup, jit_compile=False, as_written=True, gemm_repeats=5):
+def measure(workload, batches, warmup, jit_compile=False, as_written=True, gemm_repeats=5, precision="float32"):
     """One table row: units/s of each way on the same `batches` (`zoo_batches`; the first `warmup` are not
-    timed), the zoo's ratios, GFLOP/s against tf.matmul's."""
+    timed) in `precision` (float32 or bfloat16: Keras's mixed policy, PyTorch's autocast), the zoo's ratios,
+    GFLOP/s against tf.matmul's in the same precision."""
     timed = batches[warmup:]
     steps = len(timed)
     work = sum(workload.count(b) for b in timed)
     operations = sum(workload.flops(b) for b in timed)
-    results = {"zoo": keras_way(workload.zoo_model, workload.zoo_loss, batches, warmup),
-               "plain_keras": keras_way(workload.plain_model, workload.zoo_loss, batches, warmup),
-               "pytorch": torch_way(workload, batches, warmup)}
+    results = {"zoo": keras_way(workload.zoo_model, workload.zoo_loss, batches, warmup, precision=precision),
+               "plain_keras": keras_way(workload.plain_model, workload.zoo_loss, batches, warmup, precision=precision),
+               "pytorch": torch_way(workload, batches, warmup, precision)}
     if jit_compile:
-        results["zoo_xla"] = keras_way(workload.zoo_model, workload.zoo_loss, batches, warmup, jit_compile=True)
+        results["zoo_xla"] = keras_way(workload.zoo_model, workload.zoo_loss, batches, warmup, jit_compile=True,
+                                       precision=precision)
     shapes = np.array([workload.recurrent_gemm(b) for b in timed])
     rows, features, units, gates, gemm_steps = (int(round(v)) for v in shapes.mean(axis=0))
-    gemm = recurrent_gemm_rate(rows, features, units, gates, gemm_steps, gemm_repeats)
-    row = {"model": workload.name, "size": workload.size, "data": workload.data, "unit": workload.unit,
+    gemm = recurrent_gemm_rate(rows, features, units, gates, gemm_steps, gemm_repeats, precision)
+    row = {"model": workload.name, "precision": precision, "size": workload.size, "data": workload.data, "unit": workload.unit,
            "batch": BATCH, "steps": steps, "work": work, "flops": operations, "flops_per_step": operations / steps,
            "padded_shapes": sorted({str(tuple(a.shape for a in tf.nest.flatten(b))) for b in timed}),
            "recurrent_gemm": {"rows": rows, "features": features, "units": units, "gates": gates, "steps": gemm_steps,
