@@ -197,13 +197,15 @@ EXPECTED = {
     ("graves_text", "wrong_dtype"): error("expected to be a string tensor but is a float tensor"),
     ("graves_text", "wrong_rank"): error(r"Shape of tensor text \[1,1\] is not compatible with expected "
                                          r"shape \[\?\]"),
-    ("graves_text", "huge_length"): error(r"generate: length must be in \[1, 10000\], got.*1000000000"),
-    ("graves_handwriting", "empty"): error(r"sample: steps must be in \[1, 5000\], got.*0"),
+    ("graves_text", "huge_length"): row_refused("text", b"", "length must be in [1, 10000], got 1000000000",
+                                                batch=1, bad=0),
+    ("graves_handwriting", "empty"): row_refused("lengths", 0, "steps must be in [1, 5000], got 0", batch=1, bad=0),
     ("graves_handwriting", "batch_of_0"): lambda out: (out["strokes"].shape[0] == 0,),
     ("graves_handwriting", "wrong_dtype"): error("expected to be a int32 tensor but is a float tensor"),
     ("graves_handwriting", "wrong_rank"): error(r"Shape of tensor steps \[1,1\] is not compatible with expected "
                                                 r"shape \[\?\]"),
-    ("graves_handwriting", "huge_length"): error(r"sample: steps must be in \[1, 5000\], got.*1000000000"),
+    ("graves_handwriting", "huge_length"): row_refused("strokes", 0.0, "steps must be in [1, 5000], got 1000000000",
+                                                       batch=1, bad=0),
 }
 
 

@@ -86,6 +86,36 @@ def row_status(valid, error):
     return {"valid": valid, "error": tf.where(valid, tf.constant(""), error)}
 
 
+def row_checks(*checks):
+    """The per-row status (`row_status`) of rows that must pass every check.
+
+    `checks` are `(ok, error)` pairs: `ok` bool `[batch]`, `error` a message
+    (one, or one a row). A row that fails is not `valid`; its `error` is the
+    message of the first check it fails. So a bad value in one row (a negative
+    temperature, a text over the cap) refuses that row alone: under TF
+    Serving's batching the rows beside it are other clients' requests.
+    """
+    valid = tf.reduce_all(tf.stack([ok for ok, _ in checks]), axis=0)
+    error = tf.constant("")
+    for ok, message in reversed(checks):
+        error = tf.where(ok, error, message)
+    return row_status(valid, error)
+
+
+def in_range_check(name, values, low, high):
+    """A `row_checks` check: each row's value lies in [low, high]."""
+    bounds = [tf.strings.as_string(tf.cast(bound, values.dtype)) for bound in (low, high)]  # numbers or tensors
+    return ((values >= low) & (values <= high),
+            tf.strings.join([f"{name} must be in [", bounds[0], ", ", bounds[1], "], got ",
+                             tf.strings.as_string(values)]))
+
+
+def non_negative_check(name, values):
+    """A `row_checks` check: each row's value is finite and >= 0."""
+    return (tf.math.is_finite(values) & (values >= 0.0),
+            tf.strings.join([f"{name} must be finite and >= 0, got ", tf.strings.as_string(values, shortest=True)]))
+
+
 def served_rows(status, outputs, empty=None):
     """`outputs` with `status` (`row_status`) added; a row that is not valid gets `empty[name]` (default 0 or "").
 

@@ -13,8 +13,8 @@ import json
 
 import tensorflow as tf
 
-from zoo.export.core import (SERVING_SIGNATURE, checked_non_negative, checked_range, checked_shapes, portable_copy,
-                             row_status, same_batch, write_export)
+from zoo.export.core import (SERVING_SIGNATURE, checked_shapes, in_range_check, non_negative_check, portable_copy,
+                             row_checks, same_batch, write_export)
 from zoo.text import prepare_text
 from zoo.text.reserved import UNK_ID
 from zoo.export.tflite import freeze_to_tflite
@@ -39,10 +39,11 @@ def graves_text_generate_function(model, tokenizer, max_length=MAX_GENERATED_CHA
     Every input is `[batch]`, so TF Serving's row format (`{"instances":
     [{"text": ..., "length": ..., ...}]}`) carries it. A row samples from its
     own seed only (`zoo.decoding.sample`), so it is what it would be alone;
-    `temperature` 0 is greedy. A prime with no character is not `valid`
-    (`row_status`, `error` "empty prime text"; its text is ""). A length
-    outside [1, max_length] or a temperature that is negative or not finite
-    fails the request (`INVALID_ARGUMENT` naming it).
+    `temperature` 0 is greedy. A row is not `valid` (`row_checks`; its text
+    is "", its `error` says why) when its prime has no character ("empty
+    prime text"), its length lies outside [1, max_length] or its temperature
+    is negative or not finite; the other rows are written as they would be
+    alone.
     """
 
     @tf.function(input_signature=[
@@ -51,15 +52,18 @@ def graves_text_generate_function(model, tokenizer, max_length=MAX_GENERATED_CHA
     def generate(text, length, temperature, seed):
         text, length, temperature, seed = same_batch("generate", checked_shapes(
             (text, length, temperature, seed), ([None], [None], [None], [None])))
-        length = checked_range("generate", "length", length, 1, max_length)
-        temperature = checked_non_negative("generate", "temperature", temperature)
         # Only the prime's last max_prime characters condition the sample: a huge prime costs no more.
         characters = tf.strings.unicode_split(prepare_text(text), "UTF-8")
         prime = tokenizer(tf.strings.reduce_join(characters[:, -max_prime:], axis=1))
-        status = row_status(tf.reduce_any(prime != tokenizer.pad_id, axis=1), EMPTY_PRIME)
-        # An empty prime runs as [UNK] alone, so that the batch runs; its row's text is not kept.
+        status = row_checks((tf.reduce_any(prime != tokenizer.pad_id, axis=1), EMPTY_PRIME),
+                            in_range_check("length", length, 1, max_length),
+                            non_negative_check("temperature", temperature))
+        # A refused row runs as [UNK] alone, 1 character at temperature 1, so that the batch runs; its row's text
+        # is not kept.
         first_column = tf.range(tf.shape(prime)[1])[None, :] == 0
         prime = tf.where(status["valid"][:, None] | ~first_column, prime, UNK_ID)
+        length = tf.where(status["valid"], length, 1)
+        temperature = tf.where(status["valid"], temperature, 1.0)
         steps = tf.maximum(tf.reduce_max(length), 1)  # the longest row's; each row is cut to its own
         ids = model.generate(prime, steps, temperature, tf.stack([seed, tf.zeros_like(seed)], axis=1))
         ids = tf.where(tf.range(tf.shape(ids)[1])[None, :] < length[:, None], ids, tokenizer.pad_id)
@@ -110,8 +114,10 @@ def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps
     from its own seed only. `strokes` holds each row's `steps` points, then
     zeros to the longest row's (`lengths` says how many). The model samples
     normalised offsets; they are scaled back with the training set's mean
-    and standard deviation of (Δx, Δy). Steps outside [1, max_steps] or a
-    bias that is negative or not finite fail the request.
+    and standard deviation of (Δx, Δy). A row is not `valid` (`row_checks`:
+    no strokes, `lengths` 0, its `error` says why) when its steps lie outside
+    [1, max_steps] or its bias is negative or not finite; the other rows are
+    drawn as they would be alone.
     """
     scale = tf.constant([*offset_std, 1.0], tf.float32)
     shift = tf.constant([*offset_mean, 0.0], tf.float32)
@@ -121,15 +127,17 @@ def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps
                                   tf.TensorSpec([None], tf.int64, name="seed")])
     def sample(steps, bias, seed):
         steps, bias, seed = same_batch("sample", checked_shapes((steps, bias, seed), ([None], [None], [None])))
-        steps = checked_range("sample", "steps", steps, 1, max_steps)
-        bias = checked_non_negative("sample", "bias", bias)
+        status = row_checks(in_range_check("steps", steps, 1, max_steps), non_negative_check("bias", bias))
+        # A refused row keeps no point; it is drawn at bias 0 beside the others, so that the batch runs.
+        steps = tf.where(status["valid"], steps, 0)
+        bias = tf.where(status["valid"], bias, 0.0)
         rows = tf.shape(steps)[0]
         # Keras's RNNs cannot run a batch of 0 rows: an empty batch draws one row and keeps none of it.
         seeds = tf.pad(tf.stack([seed, tf.zeros_like(seed)], axis=1), [[0, tf.maximum(1 - rows, 0)], [0, 0]])
         drawn = model.sample(tf.maximum(tf.reduce_max(steps), 1), tf.pad(bias, [[0, tf.maximum(1 - rows, 0)]]),
                              seeds)[:rows]
         real = tf.range(tf.shape(drawn)[1])[None, :, None] < steps[:, None, None]
-        return {"strokes": tf.where(real, drawn * scale + shift, 0.0), "lengths": steps}
+        return {"strokes": tf.where(real, drawn * scale + shift, 0.0), "lengths": steps, **status}
 
     return sample
 

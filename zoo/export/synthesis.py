@@ -13,8 +13,8 @@ import json
 
 import tensorflow as tf
 
-from zoo.export.core import (SERVING_SIGNATURE, checked, checked_non_negative, checked_shapes, portable_copy,
-                             row_status, same_batch, write_export)
+from zoo.export.core import (SERVING_SIGNATURE, checked, checked_shapes, in_range_check, non_negative_check,
+                             portable_copy, row_checks, same_batch, write_export)
 from zoo.export.tflite import freeze_to_tflite
 
 # Caps, so that one request cannot hold a server for long.
@@ -37,7 +37,7 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
       ran out of steps, or its text is empty);
     - `alignment` float32 `[batch, T, U]`: the window φ(t, u) of each point
       over the characters;
-    - `valid` bool, `error` string `[batch]` (`row_status`): false and
+    - `valid` bool, `error` string `[batch]` (`row_checks`): false and
       "empty text" for a row with nothing to write (no strokes); the other
       rows are written as they would be alone.
 
@@ -47,44 +47,51 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
     `style_text` `[batch]`: the network reads them first and writes `text`
     in that hand; its `alignment` runs over `style_text`, a space, `text`.
 
-    Characters outside the model's alphabet are written as `[UNK]`; a text of
-    more than `max_characters` characters (with the style text, in
-    `write_in_style`), a negative or non-finite bias, style strokes that are
-    not finite or lengths outside [1, S] (at most `max_style_points`), or
-    inputs of different batch sizes fail the request with INVALID_ARGUMENT
-    naming the argument.
+    Characters outside the model's alphabet are written as `[UNK]`. A row is
+    not `valid` (no strokes, its `error` says why; `row_checks`) when its text
+    is empty, has more than `max_characters` characters (with its style text,
+    in `write_in_style`), its bias is negative or not finite, or its style
+    strokes are not finite or their length lies outside [1, S]; the other
+    rows are written as they would be alone. Style strokes of no point or of
+    more than `max_style_points`, or inputs of different batch sizes, fail
+    the request with INVALID_ARGUMENT naming the argument.
     """
     scale = tf.constant([*offset_std, 1.0], tf.float32)
     shift = tf.constant([*offset_mean, 0.0], tf.float32)
     batch_inputs = [tf.TensorSpec([None], tf.string, name="text"), tf.TensorSpec([None], tf.float32, name="bias"),
                     tf.TensorSpec([None], tf.int64, name="seed")]
 
-    def checked_request(signature, texts, bias, seed, *more):
-        """The text's ids and their counts, the bias; the request's checks run first."""
+    def read_request(signature, texts, bias, seed, *more):
+        """The texts' ids (cut to `max_characters`) and their counts, and the row checks of the text and bias."""
         texts, bias, seed = checked_shapes((texts, bias, seed), ([None], [None], [None]))
         texts = same_batch(signature, [texts, bias, seed, *more])[0]
         char_ids = tokenizer(texts)
         lengths = tf.reduce_sum(tf.cast(char_ids != tokenizer.pad_id, tf.int32), axis=1)
-        char_ids = checked(tf.reduce_all(lengths <= max_characters),
-                           [f"{signature}: text longer than {max_characters} characters at batch index",
-                            tf.where(lengths > max_characters)[:, 0]], char_ids)
-        bias = checked_non_negative(signature, "bias", bias)
-        return char_ids, lengths, bias
+        checks = [(lengths > 0, EMPTY_TEXT),
+                  (lengths <= max_characters, tf.strings.join([f"text longer than {max_characters} characters: ",
+                                                               tf.strings.as_string(lengths)])),
+                  non_negative_check("bias", bias)]
+        return char_ids[:, :max_characters], tf.minimum(lengths, max_characters), checks
 
-    def answer(out, written_rows):
-        """The model's sample in data units; rows where `written_rows` is false (empty text) get no strokes."""
-        written = tf.where(written_rows, out["lengths"], 0)
+    def answer(out, status):
+        """The model's sample in data units; a refused row (`status`) gets no strokes."""
+        written = tf.where(status["valid"], out["lengths"], 0)
         real = tf.range(tf.shape(out["strokes"])[1])[None, :] < written[:, None]
         return {"strokes": tf.where(real[:, :, None], out["strokes"] * scale + shift, 0.0), "lengths": written,
-                "finished": out["finished"] & written_rows,
-                "alignment": tf.where(real[:, :, None], out["alignment"], 0.0),
-                **row_status(written_rows, EMPTY_TEXT)}
+                "finished": out["finished"] & status["valid"],
+                "alignment": tf.where(real[:, :, None], out["alignment"], 0.0), **status}
+
+    def steps_for(lengths, status):
+        """The step cap of the batch: its longest served text's (at least 1 step)."""
+        return tf.maximum(tf.reduce_max(tf.concat([tf.where(status["valid"], lengths, 0), [0]], 0)), 1) * \
+            points_per_character
 
     @tf.function(input_signature=batch_inputs)
     def write(text, bias, seed):
-        char_ids, lengths, bias = checked_request(SERVING_SIGNATURE, text, bias, seed)
-        max_steps = tf.reduce_max(tf.concat([lengths, [1]], 0)) * points_per_character  # at least 1
-        return answer(model.sample(char_ids, max_steps, bias, seed), lengths > 0)
+        char_ids, lengths, checks = read_request(SERVING_SIGNATURE, text, bias, seed)
+        status = row_checks(*checks)
+        bias = tf.where(status["valid"], bias, 0.0)  # a refused row is written beside the others, then dropped
+        return answer(model.sample(char_ids, steps_for(lengths, status), bias, seed), status)
 
     @tf.function(input_signature=[*batch_inputs, tf.TensorSpec([None, None, 3], tf.float32, name="style_strokes"),
                                   tf.TensorSpec([None], tf.int32, name="style_lengths"),
@@ -93,21 +100,26 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
         style_strokes, style_lengths, style_text = checked_shapes((style_strokes, style_lengths, style_text),
                                                                   ([None, None, 3], [None], [None]))
         points = tf.shape(style_strokes)[1]
-        style_strokes = checked(tf.reduce_all(tf.math.is_finite(style_strokes)) & (points <= max_style_points),
-                                [f"write_in_style: style_strokes must be finite, at most {max_style_points} "
-                                 "points a row"], style_strokes)
-        style_lengths = checked(tf.reduce_all((style_lengths >= 1) & (style_lengths <= points)),
-                                ["write_in_style: style_lengths must be in [1, style points], got", style_lengths],
-                                style_lengths)
-        _, own_lengths, _ = checked_request("write_in_style", text, bias, seed, style_strokes, style_lengths,
-                                            style_text)
+        style_strokes = checked((points >= 1) & (points <= max_style_points),
+                                [f"write_in_style: style_strokes must have 1 to {max_style_points} points, got",
+                                 points], style_strokes)
+        _, own_lengths, own_checks = read_request("write_in_style", text, bias, seed, style_strokes,
+                                                  style_lengths, style_text)
         with tf.control_dependencies([own_lengths]):  # the batch sizes are checked before the texts are joined
             whole_text = tf.strings.join([style_text, text], " ")
-        char_ids, _, bias = checked_request("write_in_style", whole_text, bias, seed)
+        char_ids, _, whole_checks = read_request("write_in_style", whole_text, bias, seed)
+        finite = tf.reduce_all(tf.math.is_finite(style_strokes), axis=[1, 2])
+        status = row_checks(*own_checks,
+                            (whole_checks[1][0], tf.strings.join(["style text and ", whole_checks[1][1]])),
+                            (finite, "style_strokes must be finite"),
+                            in_range_check("style_lengths", style_lengths, 1, points))
+        # A refused row is written beside the others from harmless stand-ins, then dropped.
+        bias = tf.where(status["valid"], bias, 0.0)
+        style_strokes = tf.where(finite[:, None, None], style_strokes, 0.0)
+        style_lengths = tf.where(status["valid"], style_lengths, 1)
         state, last = model.prime((style_strokes - shift) / scale, style_lengths, char_ids)
-        max_steps = tf.reduce_max(tf.concat([own_lengths, [1]], 0)) * points_per_character
-        return answer(model.sample(char_ids, max_steps, bias, seed, state=state, first_point=last),
-                      own_lengths > 0)
+        return answer(model.sample(char_ids, steps_for(own_lengths, status), bias, seed, state=state,
+                                   first_point=last), status)
 
     return {SERVING_SIGNATURE: write, "write_in_style": write_in_style}
 

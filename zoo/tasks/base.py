@@ -50,11 +50,13 @@ class Task:
     def __repr__(self):
         return f"{type(self).__name__}({self.path!r}, {self.metadata['class_name']})"
 
-    def _call(self, signature, **inputs):
+    def _call(self, signature, shared=(), **inputs):
         """The signature's outputs (NumPy) on `inputs` (Python values, made tensors of the signature's dtypes).
 
         A check of the whole request failing in the export (INVALID_ARGUMENT)
-        raises ValueError with the export's message.
+        raises ValueError with the export's message, as does a row refused for
+        an input named in `shared`: one the task gives every row alike (a
+        temperature, a bias), so that the call, not a row, was wrong.
         """
         function = self.signatures[signature]
         specs = function.structured_input_signature[1]
@@ -62,6 +64,9 @@ class Task:
             outputs = function(**{name: tf.constant(value, specs[name].dtype) for name, value in inputs.items()})
         except tf.errors.InvalidArgumentError as e:
             raise ValueError(_export_message(e)) from None
+        for error in outputs["error"].numpy() if shared and "error" in outputs else ():
+            if error.decode("utf-8").split(" ", 1)[0] in shared:
+                raise ValueError(f"{signature}: {error.decode('utf-8')}")
         return {name: value.numpy() for name, value in outputs.items()}
 
 

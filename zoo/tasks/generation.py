@@ -58,7 +58,8 @@ class TextGenerator(Task):
         """
         primes, single = rows(prime)
         n = len(primes)
-        out = self._call("generate", text=primes, length=[length] * n, temperature=[temperature] * n,
+        out = self._call("generate", ("length", "temperature"), text=primes, length=[length] * n,
+                         temperature=[temperature] * n,
                          seed=[seed] * n)
         results = [Generation(decoded(text), decoded(error)) for text, error in zip(out["text"], out["error"])]
         return results[0] if single else results

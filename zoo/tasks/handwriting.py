@@ -90,7 +90,7 @@ class HandwritingModel(Task):
         Returns:
             `Handwriting`.
         """
-        out = self._call("sample", steps=[steps], bias=[bias], seed=[seed])
+        out = self._call("sample", ("steps", "bias"), steps=[steps], bias=[bias], seed=[seed])
         return Handwriting(out["strokes"][0, :out["lengths"][0]])
 
 
@@ -140,11 +140,12 @@ class HandwritingWriter(Task):
         n = len(texts)
         inputs = {"text": texts, "bias": [bias] * n, "seed": [seed] * n}
         if style is None:
-            out, skip = self._call(SERVING_SIGNATURE, **inputs), 0
+            out, skip = self._call(SERVING_SIGNATURE, ("bias",), **inputs), 0
         else:
             if not style.text:
                 raise ValueError("a style needs the text its points write (Handwriting.text)")
-            out = self._call("write_in_style", **inputs, style_strokes=np.repeat(style.points[None], n, axis=0),
+            out = self._call("write_in_style", ("bias", "style_strokes", "style_lengths"), **inputs,
+                             style_strokes=np.repeat(style.points[None], n, axis=0),
                              style_lengths=[len(style.points)] * n, style_text=[style.text] * n)
             skip = len(style.text) + 1  # the alignment reads the style's text and a space first
         results = [Handwriting(points[:length], text, alignment[:length, skip: skip + len(text)], bool(finished),

@@ -1,0 +1,107 @@
+"""A bad value in one row (a temperature, a bias, a length, an over-long text, a malformed style) refuses that
+row alone: the batch answers every other row exactly as it answers that row alone (under TF Serving's batching
+the rows beside it are other clients' requests)."""
+
+import re
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo import export, text
+from zoo.models import GravesHandwritingModel, GravesSynthesisModel, GravesTextModel
+
+ALPHABET = ["[PAD]", "[UNK]", " ", "a", "b", "c"]
+MEAN, STD = (1.0, -0.5), (4.0, 3.0)
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.fixture(scope="module")
+def signatures(tmp_path_factory):
+    keras.utils.set_random_seed(6)
+    base = tmp_path_factory.mktemp("rows")
+    characters = text.CharacterTokenizer(ALPHABET)
+    text_model = GravesTextModel(characters.vocabulary_size, units=8, num_layers=2)
+    text_model(text_model.example_input())
+    handwriting = GravesHandwritingModel(units=8, num_layers=2, num_components=2)
+    handwriting(handwriting.example_input())
+    synthesis = GravesSynthesisModel(len(ALPHABET), units=8, num_layers=2, num_components=2, window_components=2)
+    synthesis(synthesis.example_input())
+    paths = [export.export_graves_text(text_model, characters, str(base / "text"), tflite=False),
+             export.export_graves_handwriting(handwriting, MEAN, STD, str(base / "handwriting"), tflite=False),
+             export.export_synthesis(synthesis, characters, MEAN, STD, str(base / "synthesis"), tflite=False)]
+    text_signatures, handwriting_signatures, synthesis_signatures = (tf.saved_model.load(p).signatures
+                                                                     for p in paths)
+    return {"generate": text_signatures["generate"], "sample": handwriting_signatures["sample"],
+            "serving_default": synthesis_signatures["serving_default"],
+            "write_in_style": synthesis_signatures["write_in_style"]}
+
+
+STYLE = np.random.default_rng(3).normal(size=(4, 3)).astype(np.float32)
+
+# Each signature's three good rows (a dict of one value a row), and the inputs that make a row bad.
+GOOD_ROWS = {
+    "generate": {"text": ["ab", "c a", "ba"], "length": [5, 5, 5], "temperature": [1.0, 0.5, 0.0],
+                 "seed": [1, 2, 3]},
+    "sample": {"steps": [12, 12, 12], "bias": [0.0, 0.5, 2.0], "seed": [1, 2, 3]},
+    "serving_default": {"text": ["ab", "ca", "bb"], "bias": [0.0, 1.0, 2.0], "seed": [1, 2, 3]},
+    "write_in_style": {"text": ["ab", "ca", "bb"], "bias": [0.0, 1.0, 2.0], "seed": [1, 2, 3],
+                       "style_strokes": [STYLE] * 3, "style_lengths": [4, 3, 4], "style_text": ["ba", "a", "c"]},
+}
+BAD_ROWS = [
+    ("generate", {"temperature": -1.0}, "temperature must be finite and >= 0, got -1"),
+    ("generate", {"temperature": NAN}, "temperature must be finite and >= 0, got nan"),
+    ("generate", {"length": 0}, r"length must be in \[1, 10000\], got 0"),
+    ("generate", {"length": 10**9}, r"length must be in \[1, 10000\], got 1000000000"),
+    ("sample", {"bias": -0.5}, "bias must be finite and >= 0, got -0.5"),
+    ("sample", {"bias": INF}, "bias must be finite and >= 0, got inf"),
+    ("sample", {"steps": 0}, r"steps must be in \[1, 5000\], got 0"),
+    ("serving_default", {"text": "a" * 121}, "text longer than 120 characters: 121"),
+    ("serving_default", {"bias": NAN}, "bias must be finite and >= 0, got nan"),
+    ("serving_default", {"text": ""}, "empty text"),
+    ("write_in_style", {"text": "a" * 119}, "style text and text longer than 120 characters: 121"),
+    ("write_in_style", {"bias": -2.0}, "bias must be finite and >= 0, got -2"),
+    ("write_in_style", {"style_strokes": np.full((4, 3), NAN, np.float32)}, "style_strokes must be finite"),
+    ("write_in_style", {"style_lengths": 5}, r"style_lengths must be in \[1, 4\], got 5"),
+    ("write_in_style", {"style_lengths": 0}, r"style_lengths must be in \[1, 4\], got 0"),
+]
+EMPTY = {"text": b"", "strokes": 0.0, "lengths": 0, "finished": False, "alignment": 0.0}
+DTYPES = {"length": tf.int32, "steps": tf.int32, "style_lengths": tf.int32, "seed": tf.int64}
+
+
+def request(rows):
+    return {name: tf.constant(values, DTYPES.get(name, None if name in ("text", "style_text") else tf.float32))
+            for name, values in rows.items()}
+
+
+def row(rows, index):
+    return {name: values[index: index + 1] for name, values in rows.items()}
+
+
+def assert_same_row(batch, alone, index):
+    for name, value in alone.items():
+        if name in ("valid", "error"):
+            assert batch[name].numpy()[index] == value.numpy()[0]
+            continue
+        got, expected = batch[name].numpy()[index], value.numpy()[0]
+        if isinstance(expected, np.ndarray) and expected.dtype.kind == "f":  # cut to the row's own points and characters
+            got = got[tuple(slice(0, n) for n in expected.shape)]
+            np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=name)
+        else:
+            np.testing.assert_array_equal(got, expected, err_msg=name)
+
+
+@pytest.mark.parametrize("signature, change, message", BAD_ROWS)
+def test_a_bad_value_refuses_its_row_alone(signatures, signature, change, message):
+    serve, good = signatures[signature], GOOD_ROWS[signature]
+    rows = {name: [*values[:1], change.get(name, values[1]), *values[2:]] for name, values in good.items()}
+    out = serve(**request(rows))
+    assert out["valid"].numpy().tolist() == [True, False, True]
+    errors = [e.decode() for e in out["error"].numpy()]
+    assert errors[0] == errors[2] == "" and re.fullmatch(message, errors[1]), errors
+    for name, empty in EMPTY.items():
+        if name in out:
+            assert np.all(out[name].numpy()[1] == empty), name
+    for index in (0, 2):
+        assert_same_row(out, serve(**request(row(rows, index))), index)
