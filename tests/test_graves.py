@@ -1,6 +1,7 @@
 """Graves 2013 models, their in-graph generation, exports and TFLite cell."""
 
 import json
+import math
 import os
 import sys
 
@@ -155,7 +156,7 @@ def test_text_export_generates_in_a_process_without_zoo(text_export, generate, t
     result = run_python(["-c", GENERATE_WITHOUT_ZOO, text_export], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out["leaked"] == [] and out["signatures"] == ["generate", "serving_default"]
+    assert out["leaked"] == [] and out["signatures"] == ["generate", "score", "serving_default"]
     assert [len(t) for t in out["text"]] == [25, 25]
     assert out["text"] == [t.decode() for t in call_generate(generate, ["ab", "c"], 25, 0.8, 3)]
     assert set("".join(out["text"])) <= set(VOCABULARY[2:])
@@ -175,6 +176,18 @@ def test_text_export_saved_model_cli(text_export, tmp_path):
 def test_text_export_is_seeded(generate):
     np.testing.assert_array_equal(call_generate(generate, ["ab"], seed=1), call_generate(generate, ["ab"], seed=1))
     assert not np.array_equal(call_generate(generate, ["ab"], seed=1), call_generate(generate, ["ab"], seed=2))
+
+
+def test_score_reads_each_text_as_one_stream_in_windows(text_model, tokenizer, text_export):
+    # Longer than the signature's 1,000-character window, so the states are carried between windows.
+    texts = ["ab ba. " * 300, "a", "ab", "b a."]
+    out = tf.saved_model.load(text_export).signatures["score"](text=tf.constant(texts))
+    assert out["valid"].numpy().tolist() == [True, False, True, True]
+    assert out["error"].numpy()[1].decode() == "text of fewer than 2 characters"
+    assert out["characters"].numpy().tolist() == [len(texts[0]) - 1, 0, 1, 3]
+    for row in (0, 2, 3):
+        expected = stream_negative_log_likelihood(text_model, tokenizer.encode(texts[row]), 100) / math.log(2)
+        assert out["bits_per_character"].numpy()[row] == pytest.approx(expected, rel=1e-5)
 
 
 def test_inputs_of_different_batch_sizes_fail_the_request(generate):

@@ -14,7 +14,7 @@ import json
 import tensorflow as tf
 
 from zoo.export.core import (SERVING_SIGNATURE, checked_shapes, in_range_check, non_negative_check, portable_copy,
-                             row_checks, same_batch, write_export)
+                             row_checks, same_batch, served_rows, write_export)
 from zoo.text import prepare_text
 from zoo.text.reserved import UNK_ID
 from zoo.export.tflite import freeze_to_tflite
@@ -91,11 +91,51 @@ def graves_step_tflite(model, input_spec, quantize=False):
     return freeze_to_tflite(step, portable, quantize=quantize)
 
 
+SHORT_TEXT = "text of fewer than 2 characters"
+
+
+def graves_text_score_function(model, tokenizer, window=1000):
+    """The `score` signature: a row's `text` → `bits_per_character`, the mean of −log₂ p(x_{t+1} | x_1..x_t).
+
+    Each row is read in order from zero states, `window` characters a step
+    of a loop whose states carry on (§3: the test text is one stream, as
+    Graves evaluates it; a million characters cost one window's memory), so
+    a card's bits per character can be computed from the export alone.
+    Outputs: `bits_per_character` float32 `[batch]`, `characters` int32
+    `[batch]` (how many were predicted: the row's characters but the first),
+    `valid`/`error` (a text of fewer than 2 characters has nothing to score).
+    Characters outside the vocabulary read as `[UNK]`.
+    """
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def score(text):
+        (text,) = checked_shapes((text,), ([None],))
+        ids = tokenizer(prepare_text(text))
+        counts = tf.reduce_sum(tf.cast(ids != tokenizer.pad_id, tf.int32), axis=1)
+        status = row_checks((counts >= 2, SHORT_TEXT))
+        rows, length = tf.shape(ids)[0], tf.shape(ids)[1]
+        states = [[tf.zeros([rows, model.units]), tf.zeros([rows, model.units])] for _ in range(model.num_layers)]
+
+        def read(start, nll, states):
+            targets = ids[:, start + 1: start + 1 + window]
+            inputs = ids[:, start: start + tf.shape(targets)[1]]
+            logits, states = model(inputs, initial_states=states, return_states=True)
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, tf.cast(logits, tf.float32))
+            return start + window, nll + tf.reduce_sum(tf.where(targets != tokenizer.pad_id, losses, 0.0), 1), states
+
+        _, nll, _ = tf.while_loop(lambda start, *_: start < length - 1, read, (0, tf.zeros([rows]), states))
+        predicted = tf.maximum(counts - 1, 0)
+        bits = nll / tf.cast(tf.maximum(predicted, 1), tf.float32) / tf.math.log(2.0)
+        return served_rows(status, {"bits_per_character": bits, "characters": predicted})
+
+    return score
+
+
 def export_graves_text(model, tokenizer, export_base, tflite=True):
     """Writes a Graves character model to `export_base/<next version>/`; returns that path.
 
-    Signatures `generate` and `serving_default` (the same function);
-    `assets.extra/` holds the tokenizer's `characters.json` (the vocabulary:
+    Signatures `generate` and `serving_default` (the same function), and
+    `score` (bits per character of given texts); `assets.extra/` holds the tokenizer's `characters.json` (the vocabulary:
     id = position) and, with `tflite=True`, `graves_text_step.tflite`.
     """
     portable = portable_copy(model)
@@ -103,8 +143,9 @@ def export_graves_text(model, tokenizer, export_base, tflite=True):
     extra_files = {}
     if tflite:
         extra_files["graves_text_step.tflite"] = graves_step_tflite(portable, CHARACTER_STEP_INPUT)
-    return write_export(export_base, "text", portable, {SERVING_SIGNATURE: generate, "generate": generate},
-                        extra_files, tokenizer)
+    signatures = {SERVING_SIGNATURE: generate, "generate": generate,
+                  "score": graves_text_score_function(portable, tokenizer)}
+    return write_export(export_base, "text", portable, signatures, extra_files, tokenizer)
 
 
 def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps=MAX_SAMPLED_POINTS):
