@@ -84,8 +84,8 @@ def cpu_name():
         return platform.processor() or "unknown CPU"
 
 
-def print_table(title, markdown):
-    print(f"\n### {title}\n\n{markdown}", flush=True)
+def print_table(title, note, markdown):
+    print(f"\n### {title}\n\n{note}\n\n{markdown}", flush=True)
 
 
 def training_section(models, scratch):
@@ -120,10 +120,10 @@ def training_section(models, scratch):
             row["warmup"] = warmup
             row["peak_gflops_per_second"] = peaks[precision]
             rows.append(row)
-    print_table(tables.training_title(rows), tables.training_throughput(rows))
+    print_table(tables.TRAINING, tables.training_note(rows), tables.training_throughput(rows))
     if len(FLAGS.precisions) > 1:
-        print_table("Training: bfloat16 rate over float32", tables.precision_speedups(rows))
-    print_table(tables.ARITHMETIC_TITLE, tables.training_arithmetic(rows))
+        print_table(*tables.SPEEDUP, tables.precision_speedups(rows))
+    print_table(*tables.ARITHMETIC, tables.training_arithmetic(rows))
     return rows
 
 
@@ -165,7 +165,7 @@ def decoding_section(models, scratch):
             test, tokenizer, model, _ = serving.translation_run(name, flags)
             rows += decoding.measure(name, model, tokenizer, flags, os.path.join(scratch, "decoding", name),
                                      test.sources[:32], 3 if FLAGS.quick else 10)
-    print_table(tables.DECODING_TITLE, tables.decoding(rows))
+    print_table(*tables.DECODING, tables.decoding(rows))
     return rows
 
 
@@ -176,7 +176,7 @@ def serving_section(models, scratch):
     for name in (m for m in models if m not in SYNTHESIS_MODELS):
         print(f"serving: {name} ...", flush=True)
         rows.append(serving.measure(name, trained_run(name, scratch), FLAGS.quick))
-    print_table(tables.SERVING_TITLE, tables.serving(rows))
+    print_table(*tables.SERVING, tables.serving(rows))
     return rows
 
 
@@ -187,7 +187,7 @@ def synthesis_section(models, scratch):
     for name in (m for m in models if m in SYNTHESIS_MODELS):
         print(f"synthesis: {name} ...", flush=True)
         rows += serving.synthesis(trained_run(name, scratch), FLAGS.quick)
-    print_table(tables.SYNTHESIS_TITLE, tables.synthesis(rows))
+    print_table(*tables.SYNTHESIS, tables.synthesis(rows))
     return rows
 
 
