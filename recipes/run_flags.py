@@ -32,6 +32,8 @@ _HELP = {
     "checkpoint_steps": "Also checkpoint every this many steps; 0 = at each epoch's end only.",
     "average_epochs": "Evaluate and export the mean of the weights at the ends of the last this many epochs "
                       "(checkpoint averaging, as Vaswani et al. 2017); 1 = the last weights.",
+    "keep_best": "Evaluate and export the weights of the epoch with the lowest validation loss, not the last "
+                 "(early stopping's choice; the run still trains --epochs).",
     "tflite": "Also convert the model to TFLite beside the export.",
     "resume": "Continue from the last checkpoint in --model_dir.",
     "init_from": "Start from this export's weights and tokenizer (fine-tuning): savedmodels/<name> (its newest "

@@ -98,3 +98,32 @@ def test_epoch_weights_keep_the_last_epochs_and_average_them(tmp_path):
     for averaged, *per_epoch in zip(model.get_weights(), *weights[1:]):
         np.testing.assert_allclose(averaged, np.mean(per_epoch, axis=0), rtol=1e-6)
         assert not np.allclose(averaged, per_epoch[-1])  # SGD moved the weights: the mean is not the last
+
+
+def test_best_epoch_keeps_the_weights_of_the_lowest_validation_loss_across_a_resume(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    folder = str(tmp_path / "best")
+
+    def epochs(callback, losses, first):
+        kept = {}
+        callback.set_model(model)
+        for epoch, loss in enumerate(losses, start=first):
+            model.set_weights([np.full((2, 1), epoch, np.float32), np.full((1,), epoch, np.float32)])
+            callback.on_epoch_end(epoch, {"val_loss": loss})
+            kept[epoch] = model.get_weights()
+        return kept
+
+    epochs(training.BestEpoch(folder), [3.0, 2.0, 2.5], first=0)
+    assert training.BestEpoch(folder).best() == {"epoch": 2, "val_loss": 2.0}
+    resumed = training.BestEpoch(folder)  # a new process: the record on disk decides
+    epochs(resumed, [2.0, 1.5, 1.7], first=3)  # a tie does not replace the earlier epoch
+    assert resumed.best() == {"epoch": 5, "val_loss": 1.5}
+    model.load_weights(resumed.weights)
+    np.testing.assert_array_equal(model.get_weights()[0], np.full((2, 1), 4.0))
+    assert sorted(os.listdir(folder)) == ["best.json", "best.weights.h5"]
+
+
+def test_keep_best_with_checkpoint_averaging_is_a_recipe_error(tmp_path):
+    options = run_options(keep_best=True, average_epochs=3)
+    with pytest.raises(training.RecipeError, match="--keep_best exports one epoch's weights"):
+        training.prepare_run(options)

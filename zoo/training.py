@@ -12,7 +12,8 @@ the rest, in this order:
 3. in the strategy's scope: the model, built, its weights taken from the
    export (`init_from`), compiled with the options' optimizer;
 4. `model.fit` with checkpoints (resumable), TensorBoard logs and, with
-   `average_epochs`, the mean of the last epochs' weights;
+   `average_epochs`, the mean of the last epochs' weights, or with
+   `keep_best`, the weights of the epoch with the lowest validation loss;
 5. on the chief only: the recipe's evaluation of a float32 copy, the `.keras`
    file, the export and `metrics.json`.
 
@@ -42,6 +43,7 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 LR_SCHEDULES = ("constant", "cosine")
 EPOCH_WEIGHTS = "epoch_weights"  # the folder of model_dir that keeps the last average_epochs epochs' weights
+BEST_EPOCH = "best_epoch"  # the folder of model_dir that keeps the weights of keep_best's epoch
 
 
 class RecipeError(Exception):
@@ -69,6 +71,7 @@ class RunOptions:
     steps_per_epoch: int = 0  # 0 = one pass over the training set
     checkpoint_steps: int = 0  # also checkpoint every this many steps; 0 = at each epoch's end only
     average_epochs: int = 1  # export the mean of the last this many epochs' weights
+    keep_best: bool = False  # export the weights of the epoch with the lowest validation loss, not the last
     tflite: bool = True
     resume: bool = False
     init_from: str = ""  # an export whose weights and tokenizer the run starts from
@@ -207,6 +210,9 @@ def prepare_run(options):
     if options.resume and options.init_from:
         raise RecipeError("--init_from starts a run from an export; --resume continues one from its checkpoint: "
                           "pass one of them")
+    if options.keep_best and options.average_epochs > 1:
+        raise RecipeError("--keep_best exports one epoch's weights, --average_epochs the mean of the last ones: "
+                          "pass one of them")
     strategy = distribute.get_strategy(options.strategy, options.tpu)
     log.info("Strategy %s: %d replicas in sync", options.strategy, strategy.num_replicas_in_sync)
     chief = distribute.is_chief(strategy)
@@ -221,6 +227,9 @@ def prepare_run(options):
                           "pass --resume to continue it or choose another --model_dir")
     if chief:
         os.makedirs(options.model_dir, exist_ok=True)
+        if not options.resume:  # epochs an earlier run kept (stopped before its first checkpoint) are not this run's
+            for folder in (EPOCH_WEIGHTS, BEST_EPOCH):
+                shutil.rmtree(os.path.join(options.model_dir, folder), ignore_errors=True)
     keras.utils.set_random_seed(options.seed)
     precision = compute_precision(options)
     log.info("Precision: %s%s", precision, " (auto)" if options.precision == "auto" else "")
@@ -367,6 +376,37 @@ class EpochWeights(keras.callbacks.Callback):
             os.remove(old)
 
 
+class BestEpoch(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the lowest validation loss in `folder` (its loss in best.json).
+
+    The record lives in the run folder, so a resumed run compares with the
+    epochs before the stop.
+    """
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = folder
+        self.record = os.path.join(folder, "best.json")
+        self.weights = os.path.join(folder, "best.weights.h5")
+
+    def best(self):
+        """{"epoch", "val_loss"} of the best epoch so far, or None."""
+        if not os.path.exists(self.record):
+            return None
+        with open(self.record, encoding="utf-8") as f:
+            return json.load(f)
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss, best = float(logs["val_loss"]), self.best()
+        if best is not None and not loss < best["val_loss"]:
+            return
+        os.makedirs(self.folder, exist_ok=True)
+        temporary = self.weights + ".tmp.weights.h5"  # Keras wants the suffix; the rename makes the file whole
+        self.model.save_weights(temporary, overwrite=True)
+        os.replace(temporary, self.weights)
+        write_json(self.record, {"epoch": epoch + 1, "val_loss": loss})
+
+
 def epoch_weight_files(folder):
     """`EpochWeights`'s files in `folder`, oldest first."""
     if not os.path.isdir(folder):
@@ -406,6 +446,10 @@ def fit(model, train_ds, validation_ds, options, steps_per_epoch, strategy, call
     the .keras file and the export get the average; the checkpoint keeps
     the last weights, so a resumed run trains on from them.
 
+    With `keep_best`, the weights at the end of the epoch with the lowest
+    validation loss are kept in `<model_dir>/best_epoch/` and the model takes
+    them after the last epoch (early stopping's choice, without stopping).
+
     `steps_per_epoch` is the run's (`options.steps_per_epoch`, or one pass
     over `train_ds`): Keras's progress bar shows it. `callbacks` go to
     `model.fit` after the run's own.
@@ -434,6 +478,9 @@ def fit(model, train_ds, validation_ds, options, steps_per_epoch, strategy, call
     epochs_dir = os.path.join(worker_dir or options.model_dir, EPOCH_WEIGHTS)
     if options.average_epochs > 1:
         callbacks.append(EpochWeights(epochs_dir, options.average_epochs))
+    best_epoch = BestEpoch(os.path.join(worker_dir or options.model_dir, BEST_EPOCH))
+    if options.keep_best:
+        callbacks.append(best_epoch)
     try:
         history = model.fit(train_ds, epochs=options.epochs, steps_per_epoch=options.steps_per_epoch or None,
                             validation_data=validation_ds, callbacks=callbacks)
@@ -441,6 +488,9 @@ def fit(model, train_ds, validation_ds, options, steps_per_epoch, strategy, call
             paths = epoch_weight_files(epochs_dir)
             log.info("Averaging the weights of %d epochs: %s", len(paths), [os.path.basename(p) for p in paths])
             average_weights(model, paths)
+        if options.keep_best:
+            log.info("Taking the weights of epoch %(epoch)d, validation loss %(val_loss).4f", best_epoch.best())
+            model.load_weights(best_epoch.weights)
     finally:
         if worker_dir:
             shutil.rmtree(worker_dir, ignore_errors=True)
