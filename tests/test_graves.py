@@ -359,6 +359,28 @@ def test_dynamic_evaluation_adapts_to_the_text_read_and_restores_the_weights(tex
         np.testing.assert_array_equal(before, after)
 
 
+def test_dynamic_evaluation_is_a_gradient_step_of_the_mean_window_loss_after_scoring_each_window(text_model):
+    ids = np.random.default_rng(5).integers(2, len(VOCABULARY), 30).astype(np.int32)
+    weights = [w.copy() for w in text_model.get_weights()]
+    total, states = 0.0, None
+    try:  # by hand: score a window from the carried states, then SGD on its mean loss, through the loop's autodiff
+        for start in range(0, 29, 8):
+            inputs, targets = ids[None, start: start + 8], ids[None, start + 1: start + 9]
+            inputs = inputs[:, :targets.shape[1]]
+            with tf.GradientTape() as tape:
+                logits, states = text_model(inputs, initial_states=states, return_states=True)
+                losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+                mean = tf.reduce_mean(losses)
+            total += float(tf.reduce_sum(losses))
+            for variable, gradient in zip(text_model.trainable_variables,
+                                          tape.gradient(mean, text_model.trainable_variables)):
+                variable.assign_sub(0.3 * gradient)
+    finally:
+        text_model.set_weights(weights)
+    np.testing.assert_allclose(stream_negative_log_likelihood(text_model, ids, 8, dynamic_learning_rate=0.3),
+                               total / 29, rtol=1e-5)
+
+
 def test_stream_batches_go_on_row_by_row_from_the_previous_batch():
     ids = np.arange(2, 50, dtype=np.int32)  # 48 characters → 3 rows of 2 windows of 7 (+ 1 target), 5 left out
     batches = [(x.numpy(), y.numpy()) for x, y in text_corpus.stream_dataset(ids, 7, 3)]

@@ -133,7 +133,10 @@ def stream_negative_log_likelihood(model, ids, window=100, dynamic_learning_rate
     state_specs = [[tf.TensorSpec([1, model.units], tf.float32)] * 2 for _ in range(model.num_layers)]
 
     def window_nll(inputs, targets, states):
-        logits, states = model(inputs, initial_states=states, return_states=True, padded=False)
+        # In training mode the LSTMs take their written-out backward pass (zoo.layers.LSTM), far cheaper than
+        # differentiating their loop; this model has no dropout, so its outputs are the same in either mode.
+        logits, states = model(inputs, initial_states=states, return_states=True, padded=False,
+                               training=bool(dynamic_learning_rate))
         nll = keras.losses.sparse_categorical_crossentropy(targets, tf.cast(logits, tf.float32), from_logits=True)
         return tf.reduce_sum(nll), states
 
