@@ -119,7 +119,8 @@ def test_every_export_keeps_its_signatures_and_tflite_tensors(exports):
 # A value of each input name, for a request in TF Serving's REST row format.
 ROW_VALUES = {"text": "a good text.", "source": "the cat sat.", "target": "a cat.", "length": 3, "temperature": 0.5,
               "seed": 1, "steps": 4, "bias": 1.0, "beam_size": 2, "alpha": 0.6, "beta": 0.2, "style_text": "ab",
-              "style_strokes": [[0.1, 0.2, 0.0], [0.3, 0.1, 1.0]], "style_lengths": 2}
+              "style_strokes": [[0.1, 0.2, 0.0], [0.3, 0.1, 1.0]], "style_lengths": 2,
+              "strokes": [[0.1, 0.2, 0.0], [0.3, 0.1, 1.0]], "lengths": 2}
 
 
 def from_row_format(signature, body):
@@ -144,6 +145,7 @@ def test_every_signature_takes_tf_servings_row_format(exports):
 
 # Property tests: every text signature of every export, on arbitrary Unicode and arbitrary bytes.
 TEXT_SIGNATURES = [("han", "serving_default"), ("graves_text", "generate"), ("graves_synthesis", "serving_default"),
+                   ("graves_synthesis", "score"),
                    *((name, "serving_default") for name in TRANSLATORS), ("gnmt", "beam_search"), ("gnmt", "greedy"),
                    *((name, "score") for name in TRANSLATORS), ("gnmt", "alignment")]
 # Short texts: the synthesis export refuses (the whole request) a text over its 120-character cap.
@@ -151,8 +153,10 @@ ANY_TEXT = st.one_of(st.text(max_size=40), st.binary(max_size=40), st.sampled_fr
 
 
 def request(signature, texts):
+    """`texts` in each string input, `ROW_VALUES` in the others: a row each (a batch of 0 keeps a value's shape)."""
     specs = signature.structured_input_signature[1]
-    return {name: tf.constant(texts if spec.dtype == tf.string else [ROW_VALUES[name]] * len(texts), spec.dtype)
+    return {name: tf.constant(texts, spec.dtype) if spec.dtype == tf.string else
+            tf.constant([ROW_VALUES[name]] * len(texts), spec.dtype, [len(texts), *np.shape(ROW_VALUES[name])])
             for name, spec in specs.items()}
 
 

@@ -1,7 +1,9 @@
-"""Graves 2013 exports: text generation from a prime, handwriting sampling, and one-step `.tflite` cells.
+"""Graves 2013 exports: text generation from a prime, handwriting sampling, scoring, and one-step `.tflite` cells.
 
 The SavedModels generate with the models' own `generate` / `sample` (the
-loop of `zoo.decoding`) inside the graph. The `.tflite` files are one step of
+loop of `zoo.decoding`) inside the graph, and score given text or strokes
+(`score`) as the recipes evaluate them, so a model card's number can be
+recomputed from the export alone. The `.tflite` files are one step of
 the network, for a loop on the device: inputs the step's input (a character
 id `[1, 1]` or a pen offset `[1, 1, 3]`) and `state_<n>_h`, `state_<n>_c`
 float32 `[1, units]` for each layer n; outputs, in order, the step's output
@@ -13,6 +15,7 @@ import json
 
 import tensorflow as tf
 
+from zoo.data.handwriting import START
 from zoo.export.core import (SERVING_SIGNATURE, checked_shapes, in_range_check, non_negative_check, portable_copy,
                              row_checks, same_batch, served_rows, write_export)
 from zoo.text import prepare_text
@@ -23,6 +26,7 @@ from zoo.export.tflite import freeze_to_tflite
 MAX_GENERATED_CHARACTERS = 10_000
 MAX_PRIME_CHARACTERS = 10_000
 MAX_SAMPLED_POINTS = 5_000
+MAX_SCORED_POINTS = 5_000  # points of a scored line, as many as `sample` draws (IAM-OnDB's longest line has 1,940)
 
 # The step inputs of the .tflite cells.
 CHARACTER_STEP_INPUT = tf.TensorSpec([1, 1], tf.int32, name="char_id")
@@ -183,10 +187,92 @@ def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps
     return sample
 
 
+STROKES_NOT_FINITE = "strokes must be finite"
+PEN_NOT_0_OR_1 = "end of stroke must be 0 or 1"
+
+
+def stroke_checks(strokes, lengths, max_points):
+    """The `row_checks` checks of lines to score: `strokes` `[batch, T, 3]`, row b's first `lengths[b]` points.
+
+    A row's length lies in [1, min(T, max_points)], and its points are
+    finite with an end of stroke of 0 or 1. What follows them is padding:
+    it is never read, so it may hold anything.
+    """
+    padding = tf.range(tf.shape(strokes)[1])[None, :, None] >= lengths[:, None, None]
+    finite = tf.reduce_all(tf.math.is_finite(strokes) | padding, axis=[1, 2])
+    pen = strokes[:, :, 2:]
+    pen_bits = tf.reduce_all((pen == 0.0) | (pen == 1.0) | padding, axis=[1, 2])
+    return [in_range_check("lengths", lengths, 1, tf.minimum(tf.shape(strokes)[1], max_points)),
+            (finite, STROKES_NOT_FINITE), (pen_bits, PEN_NOT_0_OR_1)]
+
+
+def whole_lines(strokes, lengths, valid, offset_mean, offset_std):
+    """The rows as the recipes score whole lines: `(inputs, targets, weights)` of at least one row.
+
+    As `zoo.data.handwriting.next_point_windows` builds a whole line (and
+    `zoo.data.handwriting_text.synthesis_dataset` a line of text): targets
+    are the row's points normalised as in training
+    (`zoo.data.handwriting.normalise`: (Δx, Δy) − mean, over std), inputs
+    the pen-up `START` then the targets but the last, weights 1 on the
+    row's points; zeros after them. A row that is not `valid` is padding
+    only. The rows are cut to the longest valid one, so that padding (or a
+    refused row) costs no steps, and an empty batch gets one row of padding,
+    as Keras's RNNs cannot run a batch of 0 rows.
+    """
+    scale = tf.constant([*offset_std, 1.0], tf.float32)
+    shift = tf.constant([*offset_mean, 0.0], tf.float32)
+    lengths = tf.where(valid, lengths, 0)
+    steps = tf.maximum(tf.reduce_max(tf.concat([lengths, [0]], 0)), 1)
+    missing_rows = tf.maximum(1 - tf.shape(lengths)[0], 0)
+    strokes = strokes[:, :steps]
+    strokes = tf.pad(strokes, [[0, missing_rows], [0, steps - tf.shape(strokes)[1]], [0, 0]])
+    real = tf.range(steps)[None, :] < tf.pad(lengths, [[0, missing_rows]])[:, None]
+    targets = tf.where(real[:, :, None], (strokes - shift) / scale, 0.0)
+    first = tf.broadcast_to(tf.constant(START, tf.float32), tf.shape(targets[:, :1]))
+    return tf.concat([first, targets[:, :-1]], axis=1), targets, tf.cast(real, tf.float32)
+
+
+def graves_handwriting_score_function(model, offset_mean, offset_std, max_points=MAX_SCORED_POINTS):
+    """The `score` signature: lines of pen offsets → `nats`, each line's negative log-likelihood.
+
+    Inputs: `strokes` float32 `[batch, T, 3]` in the data's units, as
+    `sample` returns them: (Δx, Δy, end of stroke 0 or 1); `lengths` int32
+    `[batch]`: row b's first `lengths[b]` points are its line, the rest
+    padding. Each line is read whole from zero states and scored as
+    `recipes/train_graves_handwriting.py` evaluates
+    (`zoo.data.handwriting.whole_line_batches` through `whole_lines`, then
+    `sequence_negative_log_likelihood`), so a card's nats per line can be
+    recomputed from the export alone.
+
+    Outputs: `nats` float32 `[batch]`: −Σ_t log Pr(x_t | x_1..x_{t-1}) over
+    the line's points, the first predicted from a pen-up, in nats of the
+    normalised offsets' density (so it can be negative); `points` int32
+    `[batch]`: the points predicted (the line's length); `valid`/`error`
+    (`row_checks`): a row is refused (`nats` and `points` 0) when its length
+    lies outside [1, min(T, max_points)], or one of its points is not finite
+    or has an end of stroke other than 0 or 1; the other rows are scored as
+    they would be alone.
+    """
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32, name="strokes"),
+                                  tf.TensorSpec([None], tf.int32, name="lengths")])
+    def score(strokes, lengths):
+        strokes, lengths = checked_shapes((strokes, lengths), ([None, None, 3], [None]))
+        # `lengths` carries the batch check: every op that joins the inputs reads it, so the check runs first.
+        lengths, strokes = same_batch("score", [lengths, strokes])
+        status = row_checks(*stroke_checks(strokes, lengths, max_points))
+        inputs, targets, weights = whole_lines(strokes, lengths, status["valid"], offset_mean, offset_std)
+        nats = model.sequence_negative_log_likelihood(inputs, targets, weights)[:tf.shape(lengths)[0]]
+        return served_rows(status, {"nats": nats, "points": lengths})
+
+    return score
+
+
 def export_graves_handwriting(model, offset_mean, offset_std, export_base, tflite=True):
     """Writes a Graves handwriting model to `export_base/<next version>/`; returns that path.
 
-    Signatures `sample` and `serving_default` (the same function);
+    Signatures `sample` and `serving_default` (the same function), and
+    `score` (each given line's negative log-likelihood, in nats);
     `assets.extra/` holds `normalisation.json` (the offset statistics) and,
     with `tflite=True`, `graves_handwriting_step.tflite` (its output is ŷ:
     the device samples the mixture, which is a few lines of arithmetic).
@@ -197,5 +283,6 @@ def export_graves_handwriting(model, offset_mean, offset_std, export_base, tflit
                                                      "offset_std": list(map(float, offset_std))})}
     if tflite:
         extra_files["graves_handwriting_step.tflite"] = graves_step_tflite(portable, POINT_STEP_INPUT)
-    return write_export(export_base, "handwriting", portable, {SERVING_SIGNATURE: sample, "sample": sample},
-                        extra_files)
+    signatures = {SERVING_SIGNATURE: sample, "sample": sample,
+                  "score": graves_handwriting_score_function(portable, offset_mean, offset_std)}
+    return write_export(export_base, "handwriting", portable, signatures, extra_files)

@@ -3,7 +3,9 @@
 `serving_default` takes batch-shaped inputs only (`text`, `bias`, `seed`,
 each `[batch]`), so TF Serving's REST row format (`{"instances": [...]}`)
 can carry them; a row's strokes depend on its own text, bias and seed only.
-`write_in_style` adds a writer's strokes and their text (§5.5).
+`write_in_style` adds a writer's strokes and their text (§5.5). `score`
+takes lines of strokes with their text and returns each line's negative
+log-likelihood, as the recipe validates.
 An empty text gives that row no strokes and `finished = false`; it never
 fails the batch. `.tflite` (`synthesis_step_tflite`): the one-step cell with
 the window state, for a device loop.
@@ -14,7 +16,8 @@ import json
 import tensorflow as tf
 
 from zoo.export.core import (SERVING_SIGNATURE, checked, checked_shapes, in_range_check, non_negative_check,
-                             portable_copy, row_checks, same_batch, write_export)
+                             portable_copy, row_checks, same_batch, served_rows, write_export)
+from zoo.export.graves import MAX_SCORED_POINTS, stroke_checks, whole_lines
 from zoo.export.tflite import freeze_to_tflite
 
 # Caps, so that one request cannot hold a server for long.
@@ -25,9 +28,23 @@ SYNTHESIS_TFLITE = "graves_synthesis_step.tflite"  # in assets.extra/: see synth
 EMPTY_TEXT = "empty text"
 
 
+def read_texts(tokenizer, texts, max_characters):
+    """The texts' ids (cut to `max_characters`), their counts, and the `row_checks` checks of the texts.
+
+    A text is refused when it has no character or more than `max_characters`.
+    """
+    char_ids = tokenizer(texts)
+    lengths = tf.reduce_sum(tf.cast(char_ids != tokenizer.pad_id, tf.int32), axis=1)
+    checks = [(lengths > 0, EMPTY_TEXT),
+              (lengths <= max_characters, tf.strings.join([f"text longer than {max_characters} characters: ",
+                                                           tf.strings.as_string(lengths)]))]
+    return char_ids[:, :max_characters], tf.minimum(lengths, max_characters), checks
+
+
 def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_characters=MAX_TEXT_CHARACTERS,
-                        points_per_character=POINTS_PER_CHARACTER, max_style_points=MAX_STYLE_POINTS):
-    """The signatures: `serving_default` and `write_in_style` (§5.5, primed sampling).
+                        points_per_character=POINTS_PER_CHARACTER, max_style_points=MAX_STYLE_POINTS,
+                        max_scored_points=MAX_SCORED_POINTS):
+    """The signatures: `serving_default`, `write_in_style` (§5.5, primed sampling) and `score`.
 
     `serving_default`: `text`, `bias`, `seed` `[batch]` →
     - `strokes` float32 `[batch, T, 3]`: (Δx, Δy, end of stroke) in the
@@ -55,6 +72,24 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
     rows are written as they would be alone. Style strokes of no point or of
     more than `max_style_points`, or inputs of different batch sizes, fail
     the request with INVALID_ARGUMENT naming the argument.
+
+    `score`: `text` `[batch]`, `strokes` float32 `[batch, T, 3]` (data
+    units, as `strokes` above: end of stroke 0 or 1) and `lengths` int32
+    `[batch]` (row b's first `lengths[b]` points are its line, the rest
+    padding) → `nats` float32 `[batch]`, the line's negative log-likelihood
+    given its text, −Σ_t log Pr(x_t | x_1..x_{t-1}, text) in nats of the
+    normalised offsets' density (the first point predicted from a pen-up),
+    computed as `recipes/train_graves_synthesis.py` validates
+    (`validation_negative_log_likelihood` over
+    `zoo.data.handwriting_text.synthesis_dataset`), so a card's nats per
+    line can be recomputed from the export alone; `points` int32 `[batch]`,
+    the points predicted (the line's length); `valid`/`error`. The recipe
+    cuts each validation line to its first 1,500 points (`synthesis_dataset`'s
+    `max_points`): to recompute its number, send the lines so cut. A row is
+    refused (`nats` and `points` 0) when its text is empty or longer than
+    `max_characters`, its length lies outside [1, min(T, max_scored_points)],
+    or one of its points is not finite or has an end of stroke other than 0
+    or 1; the other rows are scored as they would be alone.
     """
     scale = tf.constant([*offset_std, 1.0], tf.float32)
     shift = tf.constant([*offset_mean, 0.0], tf.float32)
@@ -65,13 +100,8 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
         """The texts' ids (cut to `max_characters`) and their counts, and the row checks of the text and bias."""
         texts, bias, seed = checked_shapes((texts, bias, seed), ([None], [None], [None]))
         texts = same_batch(signature, [texts, bias, seed, *more])[0]
-        char_ids = tokenizer(texts)
-        lengths = tf.reduce_sum(tf.cast(char_ids != tokenizer.pad_id, tf.int32), axis=1)
-        checks = [(lengths > 0, EMPTY_TEXT),
-                  (lengths <= max_characters, tf.strings.join([f"text longer than {max_characters} characters: ",
-                                                               tf.strings.as_string(lengths)])),
-                  non_negative_check("bias", bias)]
-        return char_ids[:, :max_characters], tf.minimum(lengths, max_characters), checks
+        char_ids, lengths, checks = read_texts(tokenizer, texts, max_characters)
+        return char_ids, lengths, [*checks, non_negative_check("bias", bias)]
 
     def answer(out, status):
         """The model's sample in data units; a refused row (`status`) gets no strokes."""
@@ -121,14 +151,32 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
         return answer(model.sample(char_ids, steps_for(own_lengths, status), bias, seed, state=state,
                                    first_point=last), status)
 
-    return {SERVING_SIGNATURE: write, "write_in_style": write_in_style}
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text"),
+                                  tf.TensorSpec([None, None, 3], tf.float32, name="strokes"),
+                                  tf.TensorSpec([None], tf.int32, name="lengths")])
+    def score(text, strokes, lengths):
+        text, strokes, lengths = checked_shapes((text, strokes, lengths), ([None], [None, None, 3], [None]))
+        # `lengths` carries the batch check: every op that joins the inputs reads it, so the check runs first.
+        lengths, text, strokes = same_batch("score", [lengths, text, strokes])
+        char_ids, _, text_checks = read_texts(tokenizer, text, max_characters)
+        status = row_checks(*text_checks, *stroke_checks(strokes, lengths, max_scored_points))
+        inputs, targets, weights = whole_lines(strokes, lengths, status["valid"], offset_mean, offset_std)
+        # The padding row `whole_lines` gives an empty batch reads no text.
+        char_ids = tf.pad(char_ids, [[0, tf.shape(inputs)[0] - tf.shape(char_ids)[0]], [0, 0]])
+        nll = model.mixture_density.negative_log_likelihood(targets, model((inputs, char_ids))) * weights
+        return served_rows(status, {"nats": tf.reduce_sum(nll, axis=1)[:tf.shape(lengths)[0]], "points": lengths})
+
+    return {SERVING_SIGNATURE: write, "write_in_style": write_in_style, "score": score}
 
 
 def export_synthesis(model, tokenizer, offset_mean, offset_std, export_base, tflite=True):
     """Writes a synthesis model to `export_base/<next version>/`; returns that path.
 
-    `assets.extra/` holds the tokenizer's `characters.json` (the alphabet:
-    id = position), `normalisation.json` (the offset statistics) and, with
+    Signatures `serving_default` (text → handwriting), `write_in_style` and
+    `score` (each given line's negative log-likelihood given its text, in
+    nats): see `synthesis_functions`. `assets.extra/` holds the tokenizer's
+    `characters.json` (the alphabet: id = position), `normalisation.json`
+    (the offset statistics) and, with
     `tflite=True`, `graves_synthesis_step.tflite`: the one-step cell with its
     window state for a device loop, texts of up to `MAX_TEXT_CHARACTERS`
     characters (see `synthesis_step_tflite` for its inputs, outputs and loop).
