@@ -1,13 +1,16 @@
-"""Trains Graves 2013's unconditional handwriting model, reports test NLL per line, exports sampling.
+"""Trains Graves 2013's unconditional handwriting model, reports validation NLL per line, exports sampling.
 
     python recipes/train_graves_handwriting.py --flagfile recipes/configs/graves_handwriting_demo.flags
 
 Reads IAM-OnDB's line strokes from --data_dir (see zoo.data.handwriting),
-splits by form, normalises the pen offsets with the training split's
-statistics, trains next-point prediction with the mixture density loss
-(eq. 26) on windows of --sequence_length points with model.fit (progress
-bar, TensorBoard, a checkpoint each epoch, --resume), reports the negative
-log-likelihood of each whole test line, writes sampled handwriting to
+splits them as Graves §4 did (the IAM task lists in --splits_dir: training
+on trainset, testset_t and testset_f, validation on testset_v, where table 3
+reports; by form where the lists are missing; see
+zoo.data.handwriting_text.read_prediction_lines), normalises the pen offsets
+with the training split's statistics, trains next-point prediction with the
+mixture density loss (eq. 26) on windows of --sequence_length points with
+model.fit (progress bar, TensorBoard, checkpoints, --resume), reports the
+negative log-likelihood of each whole validation line, writes sampled handwriting to
 <model_dir>/sample.png and .svg, and exports a SavedModel whose `sample`
 signature takes `steps`, `bias` and `seed`. With --init_from the offsets are
 normalised with the export's statistics, which its weights learnt.
@@ -21,7 +24,7 @@ import tensorflow as tf
 
 import run_flags
 from zoo import export, strokes, training
-from zoo.data import demo, handwriting
+from zoo.data import demo, handwriting, handwriting_text
 from zoo.export import reader
 from zoo.layers.mdn import MixtureDensityLoss
 from zoo.models import GravesHandwritingModel
@@ -30,6 +33,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_enum("dataset", "demo", ("demo", "iam_ondb"), "demo: generated strokes; iam_ondb: IAM-OnDB lineStrokes.")
 flags.DEFINE_string("data_dir", "data/graves_handwriting_demo",
                     "Folder holding lineStrokes-all.tar.gz or lineStrokes/.")
+flags.DEFINE_string("splits_dir", None, "IAM task split lists; default <data_dir>/splits, else split by form.")
 flags.DEFINE_integer("max_lines", 0, "Read only the first this many lines (by name); 0 = all.", lower_bound=0)
 for _name, _help in (("units", "LSTM units per layer."), ("num_layers", "LSTM layers."),
                      ("num_components", "Mixture components.")):
@@ -58,17 +62,20 @@ class GravesHandwritingRecipe(training.Recipe):
     def read_data(self):
         if FLAGS.dataset == "demo" and not os.path.isdir(os.path.join(FLAGS.data_dir, demo.IAM_ONDB_TREE)):
             demo.write_demo_strokes(FLAGS.data_dir)
-        train, valid, test = handwriting.split_by_form(handwriting.read_iam_ondb(FLAGS.data_dir, FLAGS.max_lines))
-        if not (train and valid and test):
-            raise training.RecipeError(f"{FLAGS.data_dir}: too few forms to split into train/valid/test "
-                                       f"({len(train)}/{len(valid)}/{len(test)} lines)")
+        train, valid, report = handwriting_text.read_prediction_lines(FLAGS.data_dir, FLAGS.splits_dir,
+                                                                      FLAGS.max_lines)
+        logging.info("%s: %d lines kept (dropped %s); split %s (%d lines on no list)", FLAGS.dataset,
+                     report["kept"], report["dropped"], report["split"], report["unlisted_lines"])
+        if not (train and valid):
+            raise training.RecipeError(f"{FLAGS.data_dir}: too few lines to split into train/valid "
+                                       f"({len(train)}/{len(valid)} lines)")
         # The export's statistics with --init_from (its weights learnt on them); the split is deterministic, so
         # a resumed run recomputes the same ones.
         self.mean, self.std = (reader.Export(FLAGS.init_from).offset_statistics() if FLAGS.init_from
                                else handwriting.offset_statistics(train))
-        logging.info("%s: %d / %d / %d lines, %d training points, offset mean %s std %s", FLAGS.dataset, len(train),
-                     len(valid), len(test), train.points, self.mean, self.std)
-        return [handwriting.normalise(part, self.mean, self.std) for part in (train, valid, test)]
+        logging.info("%d / %d lines, %d training points, offset mean %s std %s", len(train), len(valid), train.points,
+                     self.mean, self.std)
+        return [handwriting.normalise(part, self.mean, self.std) for part in (train, valid)]
 
     def datasets(self, splits, tokenizer, replicas):
         return tuple(handwriting.stroke_dataset(part, FLAGS.sequence_length, FLAGS.batch_size, shuffle=shuffle,
@@ -83,17 +90,17 @@ class GravesHandwritingRecipe(training.Recipe):
         return MixtureDensityLoss(FLAGS.num_components, reduction="mean_with_sample_weight")
 
     def evaluate(self, model, splits, tokenizer):
-        """Mean over test lines of each whole line's NLL (nats, normalised offsets), and per point."""
-        test = splits[2]
+        """Mean over validation lines of each whole line's NLL (nats, normalised offsets), and per point."""
+        valid = splits[1]
         nll = tf.function(model.sequence_negative_log_likelihood)
         total = sum(float(tf.reduce_sum(nll(*batch)))
-                    for batch in handwriting.whole_line_batches(test, FLAGS.batch_size))
-        per_line, per_point = total / len(test), total / test.points
-        print(f"test NLL: {per_line:.1f} nats per line, {per_point:.4f} per point  ({len(test)} lines)")
+                    for batch in handwriting.whole_line_batches(valid, FLAGS.batch_size))
+        per_line, per_point = total / len(valid), total / valid.points
+        print(f"validation NLL: {per_line:.1f} nats per line, {per_point:.4f} per point  ({len(valid)} lines)")
         sample = model.sample(FLAGS.sample_steps, FLAGS.sample_bias, (FLAGS.seed, 0)).numpy()
         print("sample:", save_sample(sample, self.mean, self.std))
-        return {"dataset": FLAGS.dataset, "test_nll_per_line": per_line, "test_nll_per_point": per_point,
-                "test_lines": len(test), "offset_mean": list(map(float, self.mean)),
+        return {"dataset": FLAGS.dataset, "valid_nll_per_line": per_line, "valid_nll_per_point": per_point,
+                "valid_lines": len(valid), "train_lines": len(splits[0]), "offset_mean": list(map(float, self.mean)),
                 "offset_std": list(map(float, self.std))}
 
     def export(self, model, tokenizer):

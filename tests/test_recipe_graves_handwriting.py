@@ -15,8 +15,8 @@ def test_demo_config_learns_draws_and_exports(tmp_path):
     with open(tmp_path / "run" / "metrics.json") as f:
         metrics = json.load(f)
     # One unit Gaussian per point costs log 2π + 1 ≈ 2.8 nats; the loops are predictable far below that.
-    assert metrics["test_nll_per_point"] < 0.0
-    assert metrics["test_lines"] == 10
+    assert metrics["valid_nll_per_point"] < 0.0
+    assert (metrics["valid_lines"], metrics["train_lines"]) == (10, 110)  # no task lists: by form, 2 of 24 forms
     pixels = matplotlib.image.imread(tmp_path / "run" / "sample.png")[..., :3].mean(axis=-1)
     assert 0 < (pixels < 0.5).mean() < 0.5  # pen strokes on a white page
     assert (tmp_path / "run" / "sample.svg").read_text().count("<path ") >= 1
@@ -35,18 +35,17 @@ def test_smoke_run_and_resume(tmp_path):
     assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1", "2"]
 
 
-def write_two_forms(folder):
-    write_tree(folder, {"a01-000u-01": LINE_XML, "a01-001u-01": LINE_XML})
+def write_one_form(folder):
+    write_tree(folder, {"a01-000u-01": LINE_XML, "a01-000u-02": LINE_XML})
 
 
 @pytest.mark.parametrize("flags, message", [
     (["--dataset=iam_ondb", "--data_dir={tmp}"],
      "train_graves_handwriting: error: no lineStrokes-all.tar.gz or lineStrokes/ in {tmp}"),
-    (["--dataset=iam_ondb", "--data_dir={tmp}/two_forms"],
-     "too few forms to split into train/valid/test (0/1/1 lines)"),
+    (["--dataset=iam_ondb", "--data_dir={tmp}/one_form"], "too few lines to split into train/valid (2/0 lines)"),
 ])
 def test_bad_set_up_stops_with_one_line(tmp_path, flags, message):
-    write_two_forms(tmp_path / "two_forms")
+    write_one_form(tmp_path / "one_form")
     result = run_recipe("graves_handwriting", tmp_path, *(flag.format(tmp=tmp_path) for flag in flags))
     assert result.returncode != 0
     assert message.format(tmp=tmp_path) in result.stderr

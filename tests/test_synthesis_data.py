@@ -13,6 +13,8 @@ from zoo.data import demo, handwriting, handwriting_text
 from zoo.data.handwriting_text import SYNTHESIS_ALPHABET, TranscribedHandwriting
 from zoo.text import CharacterTokenizer
 
+from test_handwriting_data import LINE_XML, write_tree
+
 STEP = 7  # tracker units between two points of a test line
 # {form: ([points of each stroke file], CSR lines)}. a01-001x has 2 stroke files but 3 CSR lines: skipped.
 # b02-117-01 has a 5,000-unit jump (a large offset); b02-117-02 has 2 points a character (too few).
@@ -144,6 +146,19 @@ def test_task_split_assigns_forms_as_graves(tmp_path):
     os.remove(tmp_path / "testset_v.txt")
     with pytest.raises(DataError, match=r"testset_v\.txt: cannot read"):
         handwriting_text.split_iam_ondb_tasks(lines, str(tmp_path))
+
+
+def test_prediction_lines_drop_pen_jumps_and_split_by_the_task_lists(tmp_path):
+    jump = LINE_XML.replace('x="13"', f'x="{13 + int(handwriting_text.MAX_OFFSET) + 1}"')
+    write_tree(tmp_path, {"a01-000u-01": LINE_XML, "a01-000u-02": jump, "b02-117-01": LINE_XML,
+                          "c03-000-01": LINE_XML})
+    os.makedirs(tmp_path / "splits")
+    for file_name, forms in (("trainset.txt", ["a01-000u"]), ("testset_t.txt", []), ("testset_f.txt", []),
+                             ("testset_v.txt", ["b02-117"])):
+        (tmp_path / "splits" / file_name).write_text("".join(f" {form}\n" for form in forms))
+    train, valid, report = handwriting_text.read_prediction_lines(str(tmp_path))
+    assert (train.names, valid.names) == (["a01-000u-01"], ["b02-117-01"])
+    assert report == {"kept": 3, "dropped": {"large_offset": 1}, "split": "iam_ondb_task_lists", "unlisted_lines": 1}
 
 
 @pytest.mark.parametrize("splits_dir", [None, "no such folder"])
