@@ -10,8 +10,11 @@ MODEL_CARD.md, machine-readable) beside it. For each card this script loads the 
 `tf.saved_model.load`, reads the test split from the data set's published files under `--datasets_dir`
 (the file names are the card's), sends the raw test texts through the export's `serving_default` and scores
 what comes back: sacrebleu's corpus BLEU of the `translation`s against the raw references, or the share of
-test documents whose `label` is their class (a row the export refuses counts as wrong). It fails when a
-result differs from the card by more than the tolerance (BLEU 0.1, accuracy 0.001).
+test documents whose `label` is their class (a row the export refuses counts as wrong). A Graves model's card
+is scored by its export's `score` signature: bits per character of the test text read in order (Penn
+Treebank characters), or nats a line over IAM-OnDB's testset_v lines, read from the IAM's XML (and, for
+synthesis, its transcriptions) as the recipes read them. It fails when a result differs from the card by
+more than the tolerance (BLEU 0.1, accuracy 0.001, bits per character 0.001, nats a line 0.1).
 
 It imports TensorFlow, tensorflow-text (whose ops the translation graphs run) and sacrebleu, never `zoo`:
 the card's number holds for anyone who has the export and the data.
@@ -29,6 +32,9 @@ import re
 import sys
 import tarfile
 import time
+from xml.etree import ElementTree
+
+import numpy as np
 
 import sacrebleu
 import tensorflow as tf
@@ -38,8 +44,9 @@ from absl import app, flags
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SAVEDMODELS = os.path.join(ROOT, "savedmodels")
-TOLERANCE = {"BLEU": 0.1, "accuracy": 0.001}
+TOLERANCE = {"BLEU": 0.1, "accuracy": 0.001, "bits_per_character": 0.001, "nats_per_line": 0.1}
 BATCH = 64
+GREEDY_CHARACTERS = 60  # of a character model's example answers
 
 flags.DEFINE_list("models", None, "Shipped models to check (default: every savedmodels/<name>/card.json).")
 flags.DEFINE_string("datasets_dir", os.path.join(ROOT, "..", "shared", "datasets"), "Where the data sets are.")
@@ -98,6 +105,87 @@ def read_imdb_test(test, datasets_dir):
     return texts, classes
 
 
+def read_ptb_char(path):
+    """Mikolov's `ptb.char.*.txt` as the recipe reads it: `a e r _ b a n k` lines → `aer bank` lines."""
+    return "".join("".join(" " if c == "_" else c for c in line.split()) + "\n" for line in read_lines(path))
+
+
+def line_offsets(xml):
+    """One IAM-OnDB line's XML → float32 `[points, 3]`: (Δx, Δy) from the previous point (the first (0, 0)),
+    y growing upwards, and 1 on each stroke's last point."""
+    root = ElementTree.fromstring(xml)
+    strokes = [s for s in ([(int(p.get("x")), int(p.get("y"))) for p in stroke.iter("Point")]
+                           for stroke in root.iter("Stroke")) if s]
+    points = np.array([p for s in strokes for p in s], np.float32)
+    end_of_stroke = np.zeros(len(points), np.float32)
+    end_of_stroke[np.cumsum([len(s) for s in strokes]) - 1] = 1.0
+    offsets = np.diff(points, axis=0, prepend=points[:1])
+    offsets[:, 1] *= -1.0
+    return np.concatenate([offsets, end_of_stroke[:, None]], axis=1)
+
+
+def csr_lines(content):
+    """A transcription file's bytes → the non-blank lines after its `CSR:` line, stripped."""
+    lines = content.decode("iso-8859-1").splitlines()
+    start = [line.strip() for line in lines].index("CSR:")
+    return [line.strip() for line in lines[start + 1:] if line.strip()]
+
+
+def read_iam_lines(test, datasets_dir):
+    """`(strokes, texts)` of the card's IAM-OnDB lines, sorted by name, as the recipes read and clean them.
+
+    The lines of the forms on the card's list (`forms`, e.g. testset_v.txt), without those whose pen jumps
+    more than `max_offset` units. With `transcriptions`, each line's text is its form's CSR line of the same
+    number (a form whose line and text counts differ is left out whole), and lines with an empty text or
+    points per character outside `points_per_character` are left out too; without, texts are None.
+    """
+    with open(os.path.join(datasets_dir, test["forms"]), encoding="ascii") as f:
+        forms = {line.strip() for line in f if line.strip()}
+    lines = {}
+    with tarfile.open(os.path.join(datasets_dir, test["strokes"]), "r:gz") as tar:
+        for member in tar:
+            name = os.path.basename(member.name)[: -len(".xml")]
+            if member.isfile() and member.name.endswith(".xml") and name.rsplit("-", 1)[0] in forms:
+                lines[name] = line_offsets(tar.extractfile(member).read())
+    texts = dict.fromkeys(lines)
+    if "transcriptions" in test:
+        with tarfile.open(os.path.join(datasets_dir, test["transcriptions"]), "r:gz") as tar:
+            csr = {os.path.basename(m.name)[: -len(".txt")]: csr_lines(tar.extractfile(m).read())
+                   for m in tar if m.isfile() and m.name.endswith(".txt")}
+        for form in {name.rsplit("-", 1)[0] for name in lines}:
+            names = sorted(name for name in lines if name.rsplit("-", 1)[0] == form)
+            text_lines = csr.get(form, [])
+            if [name.rsplit("-", 1)[1] for name in names] != [f"{n:02d}" for n in range(1, len(text_lines) + 1)]:
+                for name in names:
+                    del lines[name], texts[name]
+                continue
+            texts.update(zip(names, text_lines))
+    low, high = test.get("points_per_character", (0, np.inf))
+    kept = sorted(name for name, strokes in lines.items() if np.abs(strokes[:, :2]).max() <= test["max_offset"]
+                  and (texts[name] is None or (texts[name].strip() and low <= len(strokes) / len(texts[name]) <= high)))
+    return [lines[name] for name in kept], [texts[name] for name in kept]
+
+
+def line_nats(signature, strokes, texts):
+    """The signature's `nats` of each line (with its text where `texts` are not None), BATCH lines a call."""
+    order = sorted(range(len(strokes)), key=lambda i: len(strokes[i]))  # alike lengths together: less padding
+    nats = np.zeros(len(strokes))
+    for start in range(0, len(order), BATCH):
+        batch = order[start: start + BATCH]
+        lengths = np.array([len(strokes[i]) for i in batch], np.int32)
+        padded = np.zeros((len(batch), lengths.max(), 3), np.float32)
+        for row, i in enumerate(batch):
+            padded[row, : lengths[row]] = strokes[i]
+        inputs = {"strokes": tf.constant(padded), "lengths": tf.constant(lengths)}
+        if texts[0] is not None:
+            inputs["text"] = tf.constant([texts[i] for i in batch])
+        result = signature(**inputs)
+        if not all(result["valid"].numpy()):
+            raise ValueError(f"the export refused a line: {result['error'].numpy()}")
+        nats[batch] = result["nats"].numpy()
+    return nats
+
+
 def answers(signature, texts):
     """The signature's outputs for `texts`, BATCH rows a call, as lists of Python values."""
     outputs = {}
@@ -125,13 +213,33 @@ def measure(card, saved_model, datasets_dir):
         texts, classes = read_imdb_test(test, datasets_dir)
         labels = decoded(answers(serving, texts)["label"])
         return sum(label == truth for label, truth in zip(labels, classes)) / len(texts), {"documents": len(texts)}
+    if test["metric"] == "bits_per_character":
+        text = read_ptb_char(os.path.join(datasets_dir, test["file"]))
+        result = saved_model.signatures["score"](text=tf.constant([text]))
+        return float(result["bits_per_character"][0]), {"characters": int(result["characters"][0])}
+    if test["metric"] == "nats_per_line":
+        strokes, texts = read_iam_lines(test, datasets_dir)
+        nats = line_nats(saved_model.signatures["score"], strokes, texts)
+        return float(nats.mean()), {"lines": len(strokes), "nats_per_point": float(nats.sum() / sum(map(len, strokes)))}
     raise ValueError(f"{card['name']}: unknown metric {test['metric']!r}")
 
 
 def example_answers(card, saved_model):
-    """The export's answers to the card's example inputs: (translation or label, valid, error) each."""
-    outputs = answers(saved_model.signatures["serving_default"], [e["input"] for e in card["examples"]])
-    key = "translation" if card["test"]["metric"] == "BLEU" else "label"
+    """The export's answers to the card's example inputs: (output, valid, error) each.
+
+    The output is the translation, the label, or for a character model the greedy continuation (temperature
+    0) of `GREEDY_CHARACTERS` characters after the input.
+    """
+    inputs = [e["input"] for e in card["examples"]]
+    if card["test"]["metric"] == "bits_per_character":
+        rows = len(inputs)
+        outputs = saved_model.signatures["generate"](
+            text=tf.constant(inputs), length=tf.fill([rows], GREEDY_CHARACTERS), temperature=tf.zeros([rows]),
+            seed=tf.zeros([rows], tf.int64))
+        outputs, key = {name: value.numpy().tolist() for name, value in outputs.items()}, "text"
+    else:
+        outputs = answers(saved_model.signatures["serving_default"], inputs)
+        key = "translation" if card["test"]["metric"] == "BLEU" else "label"
     return [{"input": example["input"], "output": output, "valid": valid, "error": error}
             for example, output, valid, error in zip(card["examples"], decoded(outputs[key]), outputs["valid"],
                                                       decoded(outputs["error"]))]
@@ -183,13 +291,13 @@ def cell(text):
 def markdown(card):
     """MODEL_CARD.md: the card's facts, as a reader takes them in."""
     test, training, data = card["test"], card["training"], card["data"]
-    value = f"{test['value']:.2f}" if test["metric"] == "BLEU" else f"{test['value']:.4f}"
+    value = format(test["value"], {"BLEU": ".2f", "nats_per_line": ".1f"}.get(test["metric"], ".4f"))
     lines = [f"# {card['name']}", "", card["summary"], "",
              "Generated from `card.json` by `python benchmarks/model_cards.py --markdown`; "
              "`python benchmarks/model_cards.py --models " + card["name"] + "` recomputes the test metric from the "
              "export alone.", "", "## Use", "", "```bash", *card["use"], "```", "",
              "## Results", "", "| | |", "|---|---|",
-             f"| test {test['metric']} ({test['split']}) | **{value}** |"]
+             f"| test {test['metric'].replace('_', ' ')} ({test['split']}) | **{value}** |"]
     lines += [f"| {key} | {cell(text)} |" for key, text in test.get("detail", {}).items()]
     if "sacrebleu" in test:
         lines += [f"| sacrebleu | `{test['sacrebleu']}` |", f"| sacrebleu signature | `{cell(test['signature'])}` |"]

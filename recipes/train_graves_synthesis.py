@@ -97,7 +97,8 @@ class GravesSynthesisRecipe(training.Recipe):
         return list(handwriting_text.SYNTHESIS_ALPHABET)
 
     def datasets(self, splits, tokenizer, replicas):
-        self.valid_ds = handwriting_text.synthesis_dataset(splits[1], tokenizer, FLAGS.batch_size)
+        # Validation scores whole lines, as Graves's table 4 does (--max_points cuts training lines only).
+        self.valid_ds = handwriting_text.synthesis_dataset(splits[1], tokenizer, FLAGS.batch_size, max_points=None)
         return (handwriting_text.synthesis_dataset(splits[0], tokenizer, FLAGS.batch_size, shuffle=True,
                                                    seed=FLAGS.seed, max_points=FLAGS.max_points), self.valid_ds)
 

@@ -286,7 +286,7 @@ def synthesis_dataset(lines, tokenizer, batch_size, shuffle=False, seed=None, ma
         tokenizer: a `zoo.text.CharacterTokenizer`, e.g. over `SYNTHESIS_ALPHABET`.
         batch_size: lines a batch.
         shuffle: reshuffle the lines every iteration (seeded by `seed`).
-        max_points: the longest line, in points.
+        max_points: the longest line, in points; None: lines are not cut.
         bucket_boundaries: line lengths (points) between buckets; by default
             the length octiles of `lines`, so that buckets hold alike counts.
 

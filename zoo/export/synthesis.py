@@ -83,9 +83,7 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
     (`validation_negative_log_likelihood` over
     `zoo.data.handwriting_text.synthesis_dataset`), so a card's nats per
     line can be recomputed from the export alone; `points` int32 `[batch]`,
-    the points predicted (the line's length); `valid`/`error`. The recipe
-    cuts each validation line to its first 1,500 points (`synthesis_dataset`'s
-    `max_points`): to recompute its number, send the lines so cut. A row is
+    the points predicted (the line's length); `valid`/`error`. A row is
     refused (`nats` and `points` 0) when its text is empty or longer than
     `max_characters`, its length lies outside [1, min(T, max_scored_points)],
     or one of its points is not finite or has an end of stroke other than 0
