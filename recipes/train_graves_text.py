@@ -10,7 +10,7 @@ parts of the stream with the LSTM states carried from window to window, as
 Graves trained (--nocarry_states: independent shuffled windows from zero
 states) — reports bits per character on the test
 split read in order with the states carried (and with dynamic evaluation,
---dynamic_learning_rate), prints a sample and exports a SavedModel whose `generate` signature
+--dynamic_learning_rates, its rate chosen on the validation text), prints a sample and exports a SavedModel whose `generate` signature
 takes a prime text, a length, a temperature and a seed.
 """
 
@@ -40,11 +40,36 @@ flags.DEFINE_bool("carry_states", True, "Train and validate on the stream in ord
                   "states the previous one ended in (truncated backpropagation through time, Graves §3); "
                   "otherwise on shuffled windows that start from zero states.")
 flags.DEFINE_string("sample_prime", "The ", "Prime text of the sample printed after training.")
-flags.DEFINE_float("dynamic_learning_rate", 0.0, "Also report the test BPC with dynamic evaluation (Graves §3.1): "
-                   "a gradient step of this size on each window after scoring it; 0 = not.", lower_bound=0.0)
+flags.DEFINE_list("dynamic_learning_rates", [], "Also report the test BPC with dynamic evaluation (Graves §3.1): a "
+                  "gradient step of this size on each window after scoring it. Of several, the one with the lowest BPC "
+                  "on the first --dynamic_tune_characters of the validation text.")
+flags.register_validator("dynamic_learning_rates", lambda rates: all(is_positive_number(r) for r in rates),
+                         "--dynamic_learning_rates: a comma-separated list of positive numbers")
+flags.DEFINE_integer("dynamic_tune_characters", 100_000, "Validation characters that choose the dynamic evaluation's "
+                     "learning rate (dynamic evaluation reads a window at a time).", lower_bound=2)
 # Graves trained with RMSProp (momentum 0.9, learning rate 1e-4) and clipped derivatives. bfloat16 where the CPU
 # has it: the same validation loss as float32 from the same weights (benchmarks/README.md, precision).
 run_flags.define_run_flags("graves_text", optimizer="rmsprop", learning_rate=1e-4, batch_size=32, precision="auto")
+
+
+def is_positive_number(text):
+    try:
+        return float(text) > 0
+    except ValueError:
+        return False
+
+
+def dynamic_learning_rate(model, valid_ids, rates):
+    """The rate of `rates` with the lowest dynamic-evaluation BPC on `valid_ids` (the first if only one), and each
+    tried rate's BPC."""
+    if len(rates) == 1:
+        return rates[0], {}
+    tried = {rate: stream_negative_log_likelihood(model, valid_ids, FLAGS.sequence_length, rate) / math.log(2)
+             for rate in rates}
+    for rate, bits in tried.items():
+        print(f"validation bits per character with dynamic evaluation at learning rate {rate}: {bits:.4f} "
+              f"(the first {len(valid_ids)} characters)")
+    return min(tried, key=tried.get), tried
 
 
 def windows_negative_log_likelihood(model, dataset):
@@ -105,16 +130,18 @@ class GravesTextRecipe(training.Recipe):
         bits = stream_negative_log_likelihood(model, test_ids, FLAGS.sequence_length) / math.log(2)
         print(f"test bits per character: {bits:.4f} reading the test text in order, states carried "
               f"({len(splits[2])} characters; {window_bits:.4f} on windows that start from zero states)")
-        dynamic_bits = None
-        if FLAGS.dynamic_learning_rate:
-            dynamic_bits = stream_negative_log_likelihood(model, test_ids, FLAGS.sequence_length,
-                                                          FLAGS.dynamic_learning_rate) / math.log(2)
-            print(f"test bits per character with dynamic evaluation: {dynamic_bits:.4f} "
-                  f"(learning rate {FLAGS.dynamic_learning_rate})")
+        dynamic = {}
+        if FLAGS.dynamic_learning_rates:
+            rate, tried = dynamic_learning_rate(model, self.ids[1][:FLAGS.dynamic_tune_characters],
+                                                [float(r) for r in FLAGS.dynamic_learning_rates])
+            bits_dynamic = stream_negative_log_likelihood(model, test_ids, FLAGS.sequence_length, rate) / math.log(2)
+            print(f"test bits per character with dynamic evaluation: {bits_dynamic:.4f} (learning rate {rate})")
+            dynamic = {"test_bits_per_character_dynamic": bits_dynamic, "dynamic_learning_rate": rate,
+                       "validation_bits_per_character_dynamic": {str(r): b for r, b in tried.items()}}
         sample = model.generate(tokenizer(tf.constant([FLAGS.sample_prime])), 200, 1.0, (FLAGS.seed, 0))
         print("sample:", FLAGS.sample_prime + tokenizer.detokenize(sample)[0].numpy().decode("utf-8"))
         return {"corpus": FLAGS.corpus, "test_bits_per_character": bits, "test_bits_per_character_windows": window_bits,
-                "test_bits_per_character_dynamic": dynamic_bits, "test_characters": len(splits[2])}
+                "test_characters": len(splits[2]), **dynamic}
 
     def export(self, model, tokenizer):
         return export.export_graves_text(model, tokenizer, FLAGS.export_dir, tflite=FLAGS.tflite)

@@ -28,6 +28,7 @@ def test_every_config_parses(config):
     ("han", "--strategy=gpus", "flag --strategy=gpus: value should be one of <default|mirrored|multi_worker|tpu>"),
     ("han", "--dataset=mnist", "flag --dataset=mnist: value should be one of <demo|zhang_csv|"),
     ("graves_text", "--sequence_length=0", "flag --sequence_length=0: 0 is not a positive integer"),
+    ("graves_text", "--dynamic_learning_rates=0.001,-1", "--dynamic_learning_rates: a comma-separated list of positive"),
     ("graves_handwriting", "--sample_steps=0", "flag --sample_steps=0: 0 is not an integer in the range [1, 5000]"),
     ("graves_handwriting", "--sample_bias=-1", "flag --sample_bias=-1: -1.0 is not a non-negative number"),
     ("graves_synthesis", "--window_components=0", "flag --window_components=0: 0 is not a positive integer"),

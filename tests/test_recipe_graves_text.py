@@ -12,7 +12,7 @@ from conftest import run_recipe, tflite_interpreter
 from test_export_signatures import describe_saved_model
 
 def test_demo_config_learns_and_exports(tmp_path):
-    result = run_recipe("graves_text", tmp_path, "--dynamic_learning_rate=0.001")
+    result = run_recipe("graves_text", tmp_path, "--dynamic_learning_rates=0.001,0.01", "--dynamic_tune_characters=2000")
     assert result.returncode == 0, result.stderr[-3000:]
     with open(tmp_path / "run" / "metrics.json") as f:
         metrics = json.load(f)
@@ -21,6 +21,8 @@ def test_demo_config_learns_and_exports(tmp_path):
     # Carried states see the previous window's words, which fresh windows do not.
     assert metrics["test_bits_per_character"] <= metrics["test_bits_per_character_windows"] + 0.01
     assert metrics["test_bits_per_character_dynamic"] < 1.5
+    tried = metrics["validation_bits_per_character_dynamic"]
+    assert sorted(tried) == ["0.001", "0.01"] and tried[str(metrics["dynamic_learning_rate"])] == min(tried.values())
     assert "sample: The " in result.stdout
     assert os.path.exists(tmp_path / "savedmodels" / "1" / "assets.extra" / "graves_text_step.tflite")
 
