@@ -2,8 +2,9 @@
 
     python benchmarks/synthesis_legibility.py --export savedmodels/graves_synthesis/1
     python benchmarks/synthesis_legibility.py --export /tmp/synth/export/1 --lines 5 --out_dir /tmp/legibility
+    python benchmarks/synthesis_legibility.py --export savedmodels/graves_synthesis_iam/1 --first 20   # lines 20-39
 
-Run by hand, not a test. Takes the first --lines lines (sorted by name) of
+Run by hand, not a test. Takes --lines lines (sorted by name, from index --first) of
 IAM-OnDB's validation split (the task list `splits/testset_v.txt`, read,
 cleaned and split by `zoo.data.handwriting_text` as the synthesis recipe
 does), asks the export's `serving_default` to write each line's text at
@@ -52,7 +53,8 @@ if ROOT not in sys.path:
 flags.DEFINE_string("export", None, "A handwriting synthesis SavedModel (its `serving_default`: text, bias, seed).")
 flags.DEFINE_string("data_dir", os.path.join(ROOT, "..", "shared", "datasets", "iam_ondb"),
                     "IAM-OnDB: lineStrokes-all.tar.gz (or lineStrokes/), ascii-all.tar.gz (or ascii/), splits/.")
-flags.DEFINE_integer("lines", 20, "The first this many validation lines, by name.", lower_bound=1)
+flags.DEFINE_integer("lines", 20, "This many validation lines, by name, from --first.", lower_bound=1)
+flags.DEFINE_integer("first", 0, "Index (by name) of the first validation line taken.", lower_bound=0)
 flags.DEFINE_float("bias", 2.0, "Sampling bias b (Graves 2013 §5.4).", lower_bound=0.0)
 flags.DEFINE_integer("seed", 0, "Row i is written with seed + i.")
 flags.DEFINE_string("out_dir", None, "Where the PNGs and results.json go (default: a new temporary folder).")
@@ -81,8 +83,8 @@ def normalise(text):
     return " ".join(text.split())
 
 
-def validation_lines(data_dir, count):
-    """The first `count` validation lines (by name), read, cleaned and split as the synthesis recipe does."""
+def validation_lines(data_dir, first, count):
+    """`count` validation lines from index `first` (by name), read, cleaned and split as the synthesis recipe does."""
     from zoo.data import handwriting_text
 
     splits_dir = os.path.join(data_dir, "splits")
@@ -90,8 +92,8 @@ def validation_lines(data_dir, count):
         raise app.UsageError(f"{splits_dir}/testset_v.txt is missing: the validation split is the IAM task list")
     _, valid, report = handwriting_text.read_synthesis_lines(data_dir, splits_dir)
     print(f"IAM-OnDB: {report['kept']} lines kept ({len(report['skipped_forms'])} forms skipped, dropped "
-          f"{report['dropped']}); {len(valid)} validation lines, the first {min(count, len(valid))} taken", flush=True)
-    return [(valid.names[i], valid.texts[i], valid.strokes[i]) for i in range(min(count, len(valid)))]
+          f"{report['dropped']}); {len(valid)} validation lines, lines {first} to {first + count - 1} taken", flush=True)
+    return [(valid.names[i], valid.texts[i], valid.strokes[i]) for i in range(first, min(first + count, len(valid)))]
 
 
 def synthesise(export, texts, bias, seed, batch_size):
@@ -183,7 +185,7 @@ def main(argv):
     print(f"pictures and results.json: {out_dir}", flush=True)
     begin = time.time()
 
-    lines = validation_lines(FLAGS.data_dir, FLAGS.lines)
+    lines = validation_lines(FLAGS.data_dir, FLAGS.first, FLAGS.lines)
     texts = [text for _, text, _ in lines]
     print(f"writing {len(texts)} texts at bias {FLAGS.bias} with {FLAGS.export} ...", flush=True)
     written = synthesise(FLAGS.export, texts, FLAGS.bias, FLAGS.seed, FLAGS.batch_size)
@@ -198,7 +200,7 @@ def main(argv):
               f"{row['synthesised']['ocr']!r}\n    real        ({row['real']['cer']:.0%}): {row['real']['ocr']!r}",
               flush=True)
 
-    summary = {"lines": len(rows), "cer_synthesised": cer(rows, "synthesised"), "cer_real": cer(rows, "real"),
+    summary = {"lines": len(rows), "first": FLAGS.first, "cer_synthesised": cer(rows, "synthesised"), "cer_real": cer(rows, "real"),
                "bias": FLAGS.bias, "seed": FLAGS.seed, "export": os.path.abspath(FLAGS.export),
                "height": FLAGS.height, "pen": FLAGS.pen, "split": "IAM-OnDB testset_v (validation)",
                "reader": subprocess.run(["tesseract", "--version"], capture_output=True, text=True,
