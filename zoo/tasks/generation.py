@@ -67,10 +67,11 @@ class TextGenerator(Task):
     def bits_per_character(self, text, window=100):
         """How well the model predicts `text`: the mean of -log2 p(x_{t+1} | x_1..x_t) over its characters.
 
-        The export has no signature for it: `.model` reads the text in
-        order, `window` characters a call, its states carried from one
-        window to the next (`zoo.models.graves.stream_negative_log_likelihood`),
-        as Graves evaluates. Characters outside the vocabulary read as `[UNK]`.
+        `.model` reads the text in order, `window` characters a call, its
+        states carried from one window to the next
+        (`zoo.models.graves.stream_negative_log_likelihood`), as Graves
+        evaluates; the export's `score` signature computes the same number
+        without the Keras model. Characters outside the vocabulary read as `[UNK]`.
 
         Args:
             text: a str of at least 2 characters.
