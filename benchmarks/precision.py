@@ -36,6 +36,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 import tables  # noqa: E402 (after the path: benchmarks/ runs as a script)
+from machine import commit, cpu_name  # noqa: E402
 from zoo import registry  # noqa: E402
 
 # The real-data config of each model.
@@ -139,20 +140,10 @@ def main(argv):
 
 
 def write_results(results):
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
     with open(RESULTS + ".tmp", "w", encoding="utf-8") as f:
-        json.dump({"commit": commit, "date": time.strftime("%Y-%m-%d"), "cpu": cpu_name(), "runs": results}, f,
+        json.dump({"commit": commit(), "date": time.strftime("%Y-%m-%d"), "cpu": cpu_name(), "runs": results}, f,
                   indent=1)
     os.replace(RESULTS + ".tmp", RESULTS)
-
-
-def cpu_name():
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ data, and the table says which was used.
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ import time
 from absl import app, flags
 
 import tables
+from machine import commit, cpu_name
 from zoo import registry
 from zoo.training import cpu_has_bfloat16
 
@@ -67,21 +67,6 @@ def environment():
             "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-
-
-def commit():
-    """The checkout's commit, "+ changes" when the tree differs from it."""
-    git = lambda *args: subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return git("rev-parse", "--short", "HEAD") + (" + changes" if git("status", "--porcelain", "--untracked-files=no")
-                                                   else "")
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 def print_table(title, note, markdown):
