@@ -24,8 +24,10 @@ setup(
     extras_require={
         # LiteRT runs the .tflite files in tests, as on a device (tf.lite.Interpreter is deprecated in TF 2.21);
         # hypothesis draws the inputs of the property tests; pytest-xdist runs the suite on every core (most
-        # tests trace graphs or start processes on one core each).
-        "test": ["pytest>=8,<10", "ai-edge-litert==2.3.0", "hypothesis==6.170.17", "pytest-xdist==3.8.0"],
+        # tests trace graphs or start processes on one core each); Playwright drives the system's Chromium
+        # through the handwriting page (tests/test_web.py; its own browsers are not downloaded).
+        "test": ["pytest>=8,<10", "ai-edge-litert==2.3.0", "hypothesis==6.170.17", "pytest-xdist==3.8.0",
+                 "playwright==1.65.1"],
         # benchmarks/: PyTorch for the training comparison (its CPU build: elsewhere add
         # --extra-index-url https://download.pytorch.org/whl/cpu, or pip takes a CUDA build).
         "bench": ["torch==2.13.0", "ai-edge-litert==2.3.0"],

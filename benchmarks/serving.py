@@ -21,8 +21,9 @@ Handwriting synthesis (`synthesis`, run.py's `synthesis` section) has rows
 of its own: writing 40-character lines, the SavedModel's `serving_default`
 (the sampling loop in the graph) at batch 1 and 16 against a Python loop
 over the export's one-step LiteRT cell (`graves_synthesis_step.tflite`,
-batch 1: 16 lines are 16 loops, one after another), which draws each point
-from ŷ with NumPy, as a device would.
+batch 1: 16 lines are 16 loops, one after another; `zoo.web.SynthesisLoop`),
+which draws each point in the cell from uniform numbers it is given, as a
+device (and the browser page, `web/`) does.
 """
 
 import json
@@ -38,11 +39,9 @@ import sacrebleu
 import tensorflow as tf
 from ai_edge_litert import interpreter as litert
 
-from zoo import export, models, registry, text
+from zoo import export, models, registry, text, web
 from zoo.data import documents, handwriting, handwriting_text, parallel, text_corpus
-from zoo.export.synthesis import POINTS_PER_CHARACTER, SYNTHESIS_TFLITE
 from zoo.layers.mdn import mixture_negative_log_likelihood
-from zoo.models.graves_synthesis import PEN_UP
 
 from decoding import median_seconds
 
@@ -114,7 +113,7 @@ def _directory_bytes(path, skip=export.EXTRA_DIR):
 
 
 class TFLite:
-    """One LiteRT interpreter (as on a device), inputs by name, outputs in the converter's order."""
+    """One LiteRT interpreter (as on a device), inputs by name, outputs in the order the function returned them."""
 
     def __init__(self, content, custom_ops=False):
         if custom_ops:  # the translation graph's tokeniser is tensorflow-text's TFLite custom op
@@ -125,7 +124,7 @@ class TFLite:
             self.interpreter = litert.Interpreter(model_content=content)
         self.interpreter.allocate_tensors()
         self.inputs = {export.tflite_input_name(d): d for d in self.interpreter.get_input_details()}
-        self.outputs = sorted(self.interpreter.get_output_details(), key=export.tflite_output_position)
+        self.outputs = export.tflite_outputs(self.interpreter)
         self.size = len(content)
 
     def __call__(self, **inputs):
@@ -276,10 +275,12 @@ def graves_handwriting(flags, quick):
 
 def synthesis_texts(flags, count=SYNTHESIS_LINES, length=SYNTHESIS_CHARACTERS):
     """`count` texts of `length` characters: the run's validation lines (read, cleaned and split as the recipe
-    does), their words run together and cut into lines; the words go round again if they run out."""
+    does), their words run together and cut into lines; the words go round again if they run out. A word with
+    a character outside the model's alphabet is left out: the LiteRT loop refuses it, as the page does."""
     _, valid, _ = handwriting_text.read_synthesis_lines(flags["data_dir"], flags.get("splits_dir"),
                                                         int(flags.get("max_lines", 0)))
-    words = " ".join(valid.texts).split()
+    alphabet = set(handwriting_text.SYNTHESIS_ALPHABET[2:])
+    words = [word for word in " ".join(valid.texts).split() if set(word) <= alphabet]
     if not words:
         raise ValueError(f"{flags['data_dir']}: no validation text to write")
     texts, line, position = [], "", 0
@@ -296,80 +297,17 @@ def synthesis_texts(flags, count=SYNTHESIS_LINES, length=SYNTHESIS_CHARACTERS):
     return texts, f"{flags.get('dataset', 'demo')} valid"
 
 
-def draw_point(y_hat, components, bias, rng):
-    """The next pen offset `[1, 3]` drawn from ŷ `[1, 1 + 6M]` with bias b (§5.4), as a device does it.
-
-    ŷ = (ê, π̂ ×M, μ̂1 ×M, μ̂2 ×M, σ̂1 ×M, σ̂2 ×M, ρ̂ ×M): weights softmax(π̂ (1 + b)), σ = exp(σ̂ - b),
-    ρ = tanh ρ̂, end of stroke with probability e = sigmoid(-ê) (`MixtureDensityOutput.sample`).
-    """
-    m, y = components, y_hat[0]
-    logits = y[1: 1 + m] * (1.0 + bias)
-    weights = np.exp(logits - logits.max())
-    j = min(int(np.searchsorted(np.cumsum(weights) / weights.sum(), rng.random(), side="right")), m - 1)
-    sigma1, sigma2 = math.exp(y[1 + 3 * m + j] - bias), math.exp(y[1 + 4 * m + j] - bias)
-    rho = math.tanh(y[1 + 5 * m + j])
-    z1, z2 = rng.standard_normal(2)
-    end = 0.5 * (1.0 + math.tanh(-0.5 * y[0]))  # sigmoid(-ê), without overflow
-    x1 = y[1 + m + j] + sigma1 * z1
-    x2 = y[1 + 2 * m + j] + sigma2 * (rho * z1 + math.sqrt(1.0 - rho * rho) * z2)
-    return np.array([[x1, x2, float(rng.random() < end)]], np.float32)
-
-
-class SynthesisCell:
-    """A device's loop over the export's one-step LiteRT cell (`zoo.export.synthesis_step_tflite`), batch 1."""
-
-    def __init__(self, path):
-        with open(os.path.join(path, export.EXTRA_DIR, "characters.json"), encoding="utf-8") as f:
-            self.ids = {c: i for i, c in enumerate(json.load(f))}
-        self.lite = TFLite(_extra(path, SYNTHESIS_TFLITE))
-        self.interpreter, inputs = self.lite.interpreter, self.lite.inputs
-        layers = sum(1 for name in inputs if name.startswith("state_") and name.endswith("_h"))
-        names = ["state_0_h", "state_0_c", "kappa", "window",
-                 *(f"state_{n}_{part}" for n in range(1, layers) for part in "hc")]
-        assert sorted(names + ["point", "char_ids"]) == sorted(inputs), sorted(inputs)
-        self.states = [(inputs[n]["index"], inputs[n]["shape"]) for n in names]
-        self.point, self.char_ids = inputs["point"]["index"], inputs["char_ids"]["index"]
-        self.max_characters = int(inputs["char_ids"]["shape"][1])
-        outputs = [d["index"] for d in self.lite.outputs]
-        self.y_hat, self.finished, self.new_states = outputs[0], outputs[1], outputs[3:]
-        self.components = (int(self.lite.outputs[0]["shape"][1]) - 1) // 6
-
-    def tokenize(self, text):
-        """`[1, max_characters]` ids, 0-padded: a character's position in `characters.json`, else 1 ([UNK])."""
-        ids = np.zeros((1, self.max_characters), np.int32)
-        ids[0, : len(text)] = [self.ids.get(c, 1) for c in text]
-        return ids
-
-    def write(self, text, bias, seed):
-        """(points, finished): runs the cell until `finished` or POINTS_PER_CHARACTER points a character."""
-        interpreter, rng, char_ids = self.interpreter, np.random.default_rng(seed), self.tokenize(text)
-        point = np.array([PEN_UP], np.float32)
-        states = [np.zeros(shape, np.float32) for _, shape in self.states]
-        cap = POINTS_PER_CHARACTER * len(text)
-        for t in range(1, cap + 1):
-            interpreter.set_tensor(self.point, point)
-            interpreter.set_tensor(self.char_ids, char_ids)
-            for (index, _), state in zip(self.states, states):
-                interpreter.set_tensor(index, state)
-            interpreter.invoke()
-            point = draw_point(interpreter.get_tensor(self.y_hat), self.components, bias, rng)
-            if interpreter.get_tensor(self.finished)[0] > 0.5:
-                return t, True
-            states = [interpreter.get_tensor(index) for index in self.new_states]
-        return cap, False
-
-
 def synthesis(flags, quick):
     """Rows: points/s and ms a line of the SavedModel (batch 1, 16) and the LiteRT cell's Python loop (1, 16 × 1).
 
-    Each text i is written with seed i by both (the SavedModel's stateless seeds, NumPy's generator
-    in the loop: different random numbers, so a line's length agrees only roughly).
+    Each text i is written with seed i by both (the SavedModel's stateless seeds, `zoo.web.Uniforms` in the
+    loop: different random numbers, so a line's length agrees only roughly).
     """
     path = _export_path(flags)
     texts, data = synthesis_texts(flags)
     bias = float(flags.get("sample_bias", 1.0))
     serve = tf.saved_model.load(path).signatures[export.SERVING_SIGNATURE]
-    cell = SynthesisCell(path)
+    cell = web.SynthesisLoop(path)
     one, many = (3, 1) if quick else (10, 3)
 
     def savedmodel(rows):
@@ -379,7 +317,7 @@ def synthesis(flags, quick):
 
     def loop(rows):
         written = [cell.write(texts[i], bias, i) for i in range(rows)]
-        return [n for n, _ in written], [f for _, f in written]
+        return [len(line.points) for line in written], [line.finished for line in written]
 
     rows = []
     for way, function in (("SavedModel serving_default", savedmodel), ("LiteRT step loop (Python)", loop)):

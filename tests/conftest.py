@@ -101,8 +101,7 @@ def run_tflite(model_content, inputs):
         interpreter.set_tensor(detail["index"],
                                np.asarray(inputs[export.tflite_input_name(detail)], detail["dtype"]))
     interpreter.invoke()
-    return [interpreter.get_tensor(d["index"])
-            for d in sorted(interpreter.get_output_details(), key=export.tflite_output_position)]
+    return [interpreter.get_tensor(d["index"]) for d in export.tflite_outputs(interpreter)]
 
 
 def run_han_tflite(model_content, word_ids):

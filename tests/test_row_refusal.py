@@ -59,9 +59,11 @@ BAD_ROWS = [
     ("sample", {"steps": 0}, r"steps must be in \[1, 5000\], got 0"),
     ("serving_default", {"text": "a" * 121}, "text longer than 120 characters: 121"),
     ("serving_default", {"bias": NAN}, "bias must be finite and >= 0, got nan"),
+    ("serving_default", {"bias": 10.5}, "bias must be at most 10, got 10.5"),
     ("serving_default", {"text": ""}, "empty text"),
     ("write_in_style", {"text": "a" * 119}, "style text and text longer than 120 characters: 121"),
     ("write_in_style", {"bias": -2.0}, "bias must be finite and >= 0, got -2"),
+    ("write_in_style", {"bias": 11.0}, "bias must be at most 10, got 11"),
     ("write_in_style", {"style_strokes": np.full((4, 3), NAN, np.float32)}, "style_strokes must be finite"),
     ("write_in_style", {"style_lengths": 5}, r"style_lengths must be in \[1, 4\], got 5"),
     ("write_in_style", {"style_lengths": 0}, r"style_lengths must be in \[1, 4\], got 0"),
@@ -105,3 +107,10 @@ def test_a_bad_value_refuses_its_row_alone(signatures, signature, change, messag
             assert np.all(out[name].numpy()[1] == empty), name
     for index in (0, 2):
         assert_same_row(out, serve(**request(row(rows, index))), index)
+
+
+@pytest.mark.parametrize("signature", ["serving_default", "write_in_style"])
+def test_the_bias_cap_itself_is_written(signatures, signature):
+    rows = {name: values[:1] for name, values in GOOD_ROWS[signature].items()}
+    out = signatures[signature](**request({**rows, "bias": [export.MAX_BIAS]}))
+    assert out["valid"].numpy().tolist() == [True] and out["lengths"].numpy()[0] > 0

@@ -92,7 +92,10 @@ def test_loads_and_writes_in_a_process_without_zoo(exported, tmp_path):
     assert answer["lengths"][0] > 0
     extra = os.path.join(exported[1], export.EXTRA_DIR)
     assert sorted(os.listdir(extra)) == ["characters.json", "graves_synthesis_step.tflite", "normalisation.json",
-                                         "zoo.json"]
+                                         "synthesis.json", "zoo.json"]
+    with open(os.path.join(extra, "synthesis.json")) as f:
+        assert json.load(f) == {"max_text_characters": export.MAX_TEXT_CHARACTERS, "points_per_character": 40,
+                                "max_bias": export.MAX_BIAS, "max_style_points": 2000}
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,8 @@
     python -m zoo write --export savedmodels/graves_handwriting --steps 700 sample.png
     python -m zoo draw strokes.npy strokes.svg
     python -m zoo tflite --export savedmodels/gnmt_multi30k_en_de translation.tflite   # the float .tflite
+    python -m zoo styles --export savedmodels/graves_synthesis --text "a style line"   # the page's styles
+    python -m zoo demo --export savedmodels/graves_synthesis   # the handwriting page (web/) on 127.0.0.1
 
 `translate`, `classify` and `generate` read their texts from the command
 line or, when none is given, from standard input, a line each, and print
@@ -93,6 +95,17 @@ def _parser():
     tflite.add_argument("output", metavar="FILE", help="the .tflite file to write")
     tflite.add_argument("--quantize", action="store_true", help="dynamic-range quantisation: int8 weights, float "
                         "activations (about a quarter of the size)")
+
+    styles = command("styles", _styles, "Write the handwriting page's styles: lines a synthesis export writes "
+                     "itself at bias 0, to prime it with (assets.extra/styles.json of the export).")
+    export(styles, "a synthesis")
+    styles.add_argument("--text", action="append", required=True, help="a style's text (repeatable)")
+    styles.add_argument("--seed", type=int, default=0, help="sampling seed")
+
+    demo = command("demo", _demo, "Serve the handwriting page (web/) for a synthesis export on 127.0.0.1 and "
+                   "print its address: the page's files and the export's, nothing else; nothing is written.")
+    export(demo, "a synthesis")
+    demo.add_argument("--port", type=int, default=0, help="the port (default: a free one)")
 
     draw = command("draw", _draw, "Draw strokes from a file.")
     draw.add_argument("strokes", metavar="STROKES", help="[n, 3] offsets (dx, dy, end_of_stroke) in .npy, or .json "
@@ -184,6 +197,27 @@ def _write(args):
     if args.alignment:
         print(strokes.save_alignment([line.alignment for line in lines], [line.text for line in lines],
                                      args.alignment, strokes=[line.points for line in lines]))
+
+
+def _styles(args):
+    from zoo import web
+
+    print(f"written: {web.write_styles(_export(args, 'synthesis')[0], args.text, args.seed)}", file=sys.stderr)
+
+
+def _demo(args):
+    from zoo import web
+
+    if not 0 <= args.port <= 65535:
+        args.parser.error(f"--port must be in [0, 65535], got {args.port}")
+    server = web.serve(_export(args, "synthesis")[0], args.port)
+    print(f"http://127.0.0.1:{server.server_address[1]}/  (Ctrl-C stops the server)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 def _draw(args):

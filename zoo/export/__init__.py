@@ -18,15 +18,16 @@ from zoo.export.graves import (CHARACTER_STEP_INPUT, MAX_GENERATED_CHARACTERS, M
                                MAX_SAMPLED_POINTS, MAX_SCORED_POINTS, POINT_STEP_INPUT, export_graves_handwriting,
                                export_graves_text, graves_step_tflite)
 from zoo.export.han import HAN_TFLITE_OUTPUTS, export_han, han_to_tflite
-from zoo.export.synthesis import MAX_TEXT_CHARACTERS, export_synthesis, synthesis_step_tflite
-from zoo.export.tflite import freeze_to_tflite, tflite_input_name, tflite_output_position
+from zoo.export.synthesis import MAX_BIAS, MAX_TEXT_CHARACTERS, export_synthesis, synthesis_step_tflite
+from zoo.export.tflite import freeze_to_tflite, tflite_input_name, tflite_outputs
 from zoo.export.translation import (MAX_BEAM_SIZE, TRANSLATION_TFLITE_OUTPUTS, export_translation,
                                     translation_functions, translation_to_tflite)
 
-__all__ = ["CHARACTER_STEP_INPUT", "EXTRA_DIR", "HAN_TFLITE_OUTPUTS", "MAX_BEAM_SIZE", "MAX_GENERATED_CHARACTERS",
-           "MAX_PRIME_CHARACTERS", "MAX_SAMPLED_POINTS", "MAX_SCORED_POINTS", "MAX_TEXT_CHARACTERS", "POINT_STEP_INPUT",
+__all__ = ["CHARACTER_STEP_INPUT", "EXTRA_DIR", "HAN_TFLITE_OUTPUTS", "MAX_BEAM_SIZE", "MAX_BIAS",
+           "MAX_GENERATED_CHARACTERS", "MAX_PRIME_CHARACTERS", "MAX_SAMPLED_POINTS", "MAX_SCORED_POINTS",
+           "MAX_TEXT_CHARACTERS", "POINT_STEP_INPUT",
            "SERVING_SIGNATURE", "TRANSLATION_TFLITE_OUTPUTS", "check_writable", "export_graves_handwriting",
            "export_graves_text", "export_han",
            "export_synthesis", "export_translation", "freeze_to_tflite", "graves_step_tflite", "han_to_tflite",
-           "next_version", "portable_copy", "synthesis_step_tflite", "tflite_input_name", "tflite_output_position",
+           "next_version", "portable_copy", "synthesis_step_tflite", "tflite_input_name", "tflite_outputs",
            "translation_functions", "translation_to_tflite", "write_export"]

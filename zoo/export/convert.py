@@ -46,6 +46,6 @@ def export_tflite(path, quantize=False):
         tokenizer = export.tokenizer
         return han_to_tflite(model, tokenizer.max_sentences, tokenizer.max_words, quantize=quantize)
     if family == "synthesis":
-        return synthesis_step_tflite(model, quantize=quantize)
+        return synthesis_step_tflite(model, *export.offset_statistics(), quantize=quantize)
     return graves_step_tflite(model, CHARACTER_STEP_INPUT if family == "text" else POINT_STEP_INPUT,
                               quantize=quantize)

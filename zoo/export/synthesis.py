@@ -8,7 +8,8 @@ takes lines of strokes with their text and returns each line's negative
 log-likelihood, as the recipe validates.
 An empty text gives that row no strokes and `finished = false`; it never
 fails the batch. `.tflite` (`synthesis_step_tflite`): the one-step cell with
-the window state, for a device loop.
+the window state and the draw of the next point from given random numbers,
+for a device loop (`zoo.web.SynthesisLoop` in Python, `web/` in a browser).
 """
 
 import json
@@ -24,7 +25,9 @@ from zoo.export.tflite import freeze_to_tflite
 MAX_TEXT_CHARACTERS = 120
 POINTS_PER_CHARACTER = 40  # the step cap of a row: U · 40 points (IAM lines have about 22 per character)
 MAX_STYLE_POINTS = 2_000  # points of a style line (IAM's longest line has 1,940)
+MAX_BIAS = 10.0  # b = 10 already shrinks every σ e^10 ≈ 22,000 times: the pen follows the means
 SYNTHESIS_TFLITE = "graves_synthesis_step.tflite"  # in assets.extra/: see synthesis_step_tflite
+SYNTHESIS_SETTINGS = "synthesis.json"  # in assets.extra/: the caps above, for a device loop (zoo.web)
 EMPTY_TEXT = "empty text"
 
 
@@ -43,7 +46,7 @@ def read_texts(tokenizer, texts, max_characters):
 
 def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_characters=MAX_TEXT_CHARACTERS,
                         points_per_character=POINTS_PER_CHARACTER, max_style_points=MAX_STYLE_POINTS,
-                        max_scored_points=MAX_SCORED_POINTS):
+                        max_scored_points=MAX_SCORED_POINTS, max_bias=MAX_BIAS):
     """The signatures: `serving_default`, `write_in_style` (§5.5, primed sampling) and `score`.
 
     `serving_default`: `text`, `bias`, `seed` `[batch]` →
@@ -67,11 +70,11 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
     Characters outside the model's alphabet are written as `[UNK]`. A row is
     not `valid` (no strokes, its `error` says why; `row_checks`) when its text
     is empty, has more than `max_characters` characters (with its style text,
-    in `write_in_style`), its bias is negative or not finite, or its style
-    strokes are not finite or their length lies outside [1, S]; the other
-    rows are written as they would be alone. Style strokes of no point or of
-    more than `max_style_points`, or inputs of different batch sizes, fail
-    the request with INVALID_ARGUMENT naming the argument.
+    in `write_in_style`), its bias is negative, over `max_bias` or not
+    finite, or its style strokes are not finite or their length lies outside
+    [1, S]; the other rows are written as they would be alone. Style strokes
+    of no point or of more than `max_style_points`, or inputs of different
+    batch sizes, fail the request with INVALID_ARGUMENT naming the argument.
 
     `score`: `text` `[batch]`, `strokes` float32 `[batch, T, 3]` (data
     units, as `strokes` above: end of stroke 0 or 1) and `lengths` int32
@@ -99,7 +102,9 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
         texts, bias, seed = checked_shapes((texts, bias, seed), ([None], [None], [None]))
         texts = same_batch(signature, [texts, bias, seed, *more])[0]
         char_ids, lengths, checks = read_texts(tokenizer, texts, max_characters)
-        return char_ids, lengths, [*checks, non_negative_check("bias", bias)]
+        at_most = (bias <= max_bias, tf.strings.join([f"bias must be at most {max_bias:g}, got ",
+                                                      tf.strings.as_string(bias, shortest=True)]))
+        return char_ids, lengths, [*checks, non_negative_check("bias", bias), at_most]
 
     def answer(out, status):
         """The model's sample in data units; a refused row (`status`) gets no strokes."""
@@ -174,7 +179,9 @@ def export_synthesis(model, tokenizer, offset_mean, offset_std, export_base, tfl
     `score` (each given line's negative log-likelihood given its text, in
     nats): see `synthesis_functions`. `assets.extra/` holds the tokenizer's
     `characters.json` (the alphabet: id = position), `normalisation.json`
-    (the offset statistics) and, with
+    (the offset statistics), `synthesis.json` (the signatures' caps:
+    `max_text_characters`, `points_per_character`, `max_bias`,
+    `max_style_points`, for a device loop to keep) and, with
     `tflite=True`, `graves_synthesis_step.tflite`: the one-step cell with its
     window state for a device loop, texts of up to `MAX_TEXT_CHARACTERS`
     characters (see `synthesis_step_tflite` for its inputs, outputs and loop).
@@ -182,29 +189,41 @@ def export_synthesis(model, tokenizer, offset_mean, offset_std, export_base, tfl
     portable = portable_copy(model)
     signatures = synthesis_functions(portable, tokenizer, offset_mean, offset_std)
     extra_files = {"normalisation.json": json.dumps({"offset_mean": list(map(float, offset_mean)),
-                                                     "offset_std": list(map(float, offset_std))})}
+                                                     "offset_std": list(map(float, offset_std))}),
+                   SYNTHESIS_SETTINGS: json.dumps({"max_text_characters": MAX_TEXT_CHARACTERS,
+                                                   "points_per_character": POINTS_PER_CHARACTER,
+                                                   "max_bias": MAX_BIAS, "max_style_points": MAX_STYLE_POINTS})}
     if tflite:
-        extra_files[SYNTHESIS_TFLITE] = synthesis_step_tflite(portable)
+        extra_files[SYNTHESIS_TFLITE] = synthesis_step_tflite(portable, offset_mean, offset_std)
     return write_export(export_base, "synthesis", portable, signatures, extra_files, tokenizer)
 
 
-def synthesis_step_tflite(model, max_characters=MAX_TEXT_CHARACTERS, quantize=False):
-    """One step of the synthesis network (§5) with its window state, as TFLite, for a loop on the device.
+def synthesis_step_tflite(model, offset_mean, offset_std, max_characters=MAX_TEXT_CHARACTERS, quantize=False):
+    """One step of the synthesis network (§5) with its window state and its draw, as TFLite, for a device loop.
 
-    Built on the model's own `initial_state` and `decode_step`: the `.tflite`
-    computes exactly what `model.sample` computes for one point, batch 1.
-    Variables are frozen; every op is a TFLite builtin (no Flex delegate).
+    Built on the model's own `initial_state`, `decode_step` and
+    `MixtureDensityOutput.sample_from_uniforms`: the `.tflite` computes what
+    `model.sample` computes for one point, batch 1, and draws that point from
+    random numbers it is given, so every loop over it (LiteRT in Python, the
+    browser's LiteRT.js, a phone) that feeds the same numbers writes the same
+    strokes. Variables are frozen; every op is a TFLite builtin (no Flex delegate).
 
     Inputs (static shapes, batch 1; look them up by name):
 
     - `point` float32 `[1, 3]`: the previous normalised pen offset (Δx, Δy,
-      end of stroke); `(0, 0, 1)` (pen up) before the first point;
+      end of stroke): `(0, 0, 1)` (pen up) before the first point, then the
+      drawn point of the step before (output 3);
     - `char_ids` int32 `[1, max_characters]`: the text as ids, `0`-padded
       after its last character. The device tokenises with `characters.json`
       (a JSON list): a character's id is its position in the list, a
       character not in it is `1` (`[UNK]`); one id per Unicode code point.
       A text longer than `max_characters` cannot be written (the SavedModel
       refuses it too); the same ids are fed at every step;
+    - `bias` float32 `[1]`: the bias b of §5.4, in [0, `MAX_BIAS`] as the
+      SavedModel takes it (the cell does not check it);
+    - `uniforms` float32 `[1, 4]`: four random numbers in [0, 1) for this
+      step's draw (`sample_from_uniforms`: the component, two for the
+      normals, the end of stroke);
     - the state, float32, zeros before the first point:
       `state_0_h`, `state_0_c` `[1, units]` (the windowed first LSTM layer),
       `kappa` `[1, window_components]` (κ, the window's positions),
@@ -212,8 +231,8 @@ def synthesis_step_tflite(model, max_characters=MAX_TEXT_CHARACTERS, quantize=Fa
       `state_<n>_h`, `state_<n>_c` `[1, units]` for each layer n = 1 ..
       num_layers - 1 above it.
 
-    Outputs, by position (the converter numbers them; see
-    `tflite_output_position`):
+    Outputs, by position (the signature names them `output_<position>`;
+    `tflite_outputs` lists them in order):
 
     0. ŷ float32 `[1, 1 + 6M]`: the mixture density's parameters
        (ê, π̂ ×M, μ̂1 ×M, μ̂2 ×M, σ̂1 ×M, σ̂2 ×M, ρ̂ ×M), as the handwriting
@@ -222,18 +241,24 @@ def synthesis_step_tflite(model, max_characters=MAX_TEXT_CHARACTERS, quantize=Fa
        exceeds φ at every character: the window has passed the text), else 0.0;
     2. φ float32 `[1, max_characters]`: the window over the characters
        (0 at padded positions), for an alignment display;
-    3. ... the new state, one output per state input, in the inputs' order.
+    3. the drawn next point float32 `[1, 3]`, normalised: (Δx, Δy, end of
+       stroke) from ŷ with the bias (eqs. 61-62: π = softmax(π̂ (1 + b)),
+       σ = exp(σ̂ − b), ρ = tanh ρ̂, end of stroke 1 with probability
+       e = 1 / (1 + exp(ê))), to feed back as `point`;
+    4. the same point in the data's units, float32 `[1, 3]`: (Δx, Δy) ·
+       offset_std + offset_mean, end of stroke as it is, to draw;
+    5. ... the new state, one output per state input, in the inputs' order.
 
-    Each step the device: runs the cell on the previous point and the state;
-    draws the next point from ŷ with the bias b ≥ 0 of §5.4 (eqs. 61-62:
-    e = 1 / (1 + exp(ê)), π = softmax(π̂ (1 + b)), σ = exp(σ̂ - b), ρ =
-    tanh(ρ̂), μ = μ̂; pick a component j by π, draw (Δx, Δy) from the
-    bivariate normal N(μ_j, σ_j, ρ_j), end of stroke = 1 with probability e
-    — `MixtureDensityOutput.sample`); stops when `finished` is 1 (or after
-    its own step cap, e.g. `POINTS_PER_CHARACTER` per character); otherwise
-    feeds the drawn point and the new state back. The drawn points are
-    normalised: (Δx, Δy) · offset_std + offset_mean (`normalisation.json`)
-    gives the data's units.
+    Each step the device: feeds the previous point, the ids, the bias, four
+    new uniforms and the state; keeps output 4; stops when `finished` is 1
+    (that step's point included, as `model.sample` keeps it) or after its
+    own step cap (`POINTS_PER_CHARACTER` per character, as `serving_default`);
+    otherwise feeds output 3 and the new state back. Priming (§5.5,
+    `write_in_style`): the ids are the style's text, a space, then the
+    text; the cell first reads the style's normalised points, each step fed
+    the point before (pen up first) with its outputs but the state ignored,
+    then writes from the style's last point. `zoo.web.SynthesisLoop` is this
+    loop in Python.
 
     `quantize`: dynamic-range quantisation (see `freeze_to_tflite`).
     """
@@ -247,14 +272,19 @@ def synthesis_step_tflite(model, max_characters=MAX_TEXT_CHARACTERS, quantize=Fa
                     for n in range(1, layers) for part in "hc"]
     # The names decode_step's state dict gives the same tensors, in the inputs' order.
     state_keys = ["h_0", "c_0", "kappa", "w", *(f"{part}_{n}" for n in range(1, layers) for part in "hc")]
+    scale = tf.constant([[*offset_std, 1.0]], tf.float32)
+    shift = tf.constant([[*offset_mean, 0.0]], tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec([1, 3], tf.float32, name="point"),
-                                  tf.TensorSpec([1, max_characters], tf.int32, name="char_ids"), *state_specs])
-    def step(point, char_ids, *states):
+                                  tf.TensorSpec([1, max_characters], tf.int32, name="char_ids"),
+                                  tf.TensorSpec([1], tf.float32, name="bias"),
+                                  tf.TensorSpec([1, 4], tf.float32, name="uniforms"), *state_specs])
+    def step(point, char_ids, bias, uniforms, *states):
         # The text's one-hot and mask come from initial_state; its zero states are replaced by the inputs.
         state = {**portable.initial_state(char_ids), **dict(zip(state_keys, states))}
         output, new_state, phi = portable.decode_step(point, state)
-        return (output["y_hat"], tf.cast(output["finished"], tf.float32), phi,
+        drawn = portable.mixture_density.sample_from_uniforms(output["y_hat"], bias[:, None], uniforms)
+        return (output["y_hat"], tf.cast(output["finished"], tf.float32), phi, drawn, drawn * scale + shift,
                 *(new_state[key] for key in state_keys))
 
     return freeze_to_tflite(step, portable, quantize=quantize)

@@ -37,8 +37,12 @@ def tflite_input_name(detail):
     return re.sub(r"^serving_default_|:\d+$", "", detail["name"])
 
 
-def tflite_output_position(detail):
-    """Position of a converted output in the function's return value: `Identity`, `Identity_1`, ...
-    or `PartitionedCall:0`, `:1`, ... (an interpreter's output detail)."""
-    match = re.search(r"[_:](\d+)$", detail["name"])
-    return int(match.group(1)) if match else 0
+def tflite_outputs(interpreter):
+    """An interpreter's output details in the order the converted function returned them.
+
+    The converter's signature names the outputs `output_<position>`; the
+    tensors' own names (`PartitionedCall:<k>`, `Identity_<k>`) need not follow
+    that order (the synthesis cell's do not).
+    """
+    outputs = interpreter.get_signature_runner().get_output_details()
+    return [outputs[name] for name in sorted(outputs, key=lambda name: int(name.rsplit("_", 1)[1]))]

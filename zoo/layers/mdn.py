@@ -192,33 +192,54 @@ class MixtureDensityOutput(keras.layers.Layer):
 
         `seed` is a stateless seed: a shape-[2] int tensor or pair for the
         whole batch, or `[rows, 2]`, one per row of ŷ `[rows, 1 + 6M]`, so that
-        each row's draw depends on its own seed only. The same seed gives the
-        same sample, inside a graph too. `bias` is a number or `[rows, 1]`.
+        each row's draw depends on its own seed only (four uniform numbers a
+        row, drawn by `sample_from_uniforms`). The same seed gives the same
+        sample, inside a graph too. `bias` is a number or `[rows, 1]`.
         """
-        m = self.num_components
-        p = self.mixture(tf.reshape(y_hat, (-1, 1 + 6 * m)), bias)
+        flat = tf.reshape(y_hat, (-1, 1 + 6 * self.num_components))
         seed = tf.cast(seed, tf.int64)
         if seed.shape.rank == 2:
-            uniform = tf.map_fn(lambda row_seed: tf.random.stateless_uniform([4], row_seed), seed,
-                                fn_output_signature=tf.float32)
-            # Inverse CDF for the component, Box-Muller for the two normals.
-            cdf = tf.cumsum(p["weights"], axis=-1)
-            component = tf.minimum(tf.reduce_sum(tf.cast(cdf <= uniform[:, :1], tf.int32), axis=-1), m - 1)
-            radius = tf.sqrt(-2.0 * tf.math.log(1.0 - uniform[:, 1]))
-            angle = 2.0 * math.pi * uniform[:, 2]
-            normal = tf.stack([radius * tf.cos(angle), radius * tf.sin(angle)], axis=-1)
-            eos_draw = uniform[:, 3]
+            uniforms = tf.map_fn(lambda row_seed: tf.random.stateless_uniform([4], row_seed), seed,
+                                 fn_output_signature=tf.float32)
+            point = self.sample_from_uniforms(flat, bias, uniforms)
         else:
+            p = self.mixture(flat, bias)
             seeds = tf.random.experimental.stateless_split(seed, 3)
             component = tf.random.stateless_categorical(tf.math.log(p["weights"]), 1, seeds[0])[:, 0]
             normal = tf.random.stateless_normal(tf.stack([tf.size(component), 2]), seeds[1], dtype=p["mu1"].dtype)
-            eos_draw = tf.random.stateless_uniform(tf.shape(component), seeds[2])
-        mu1, mu2, s1, s2, rho = (tf.gather(p[k], component, batch_dims=1)
-                                 for k in ("mu1", "mu2", "sigma1", "sigma2", "rho"))
-        x1 = mu1 + s1 * normal[:, 0]
-        x2 = mu2 + s2 * (rho * normal[:, 0] + tf.sqrt(1.0 - rho**2) * normal[:, 1])
-        eos = tf.cast(eos_draw < p["end_of_stroke"], x1.dtype)
-        return tf.reshape(tf.stack([x1, x2, eos], axis=-1), tf.concat([tf.shape(y_hat)[:-1], [3]], 0))
+            point = _draw(p, component, normal, tf.random.stateless_uniform(tf.shape(component), seeds[2]))
+        return tf.reshape(point, tf.concat([tf.shape(y_hat)[:-1], [3]], 0))
+
+    def sample_from_uniforms(self, y_hat, bias, uniforms):
+        """Draws (Δx, Δy, end of stroke) `[rows, 3]` from ŷ `[rows, 1 + 6M]` with bias b, given the random numbers.
+
+        `uniforms` float32 `[rows, 4]` in [0, 1), a row's own: u0 picks the
+        component by the inverse of the weights' cumulative sum (the first j
+        whose sum exceeds u0); u1, u2 make two standard normals by Box–Muller
+        (r = √(−2 log(1 − u1)), z = (r cos 2πu2, r sin 2πu2)); end of stroke
+        is 1 where u3 < e. Nothing random is drawn inside, so a caller that
+        feeds the same numbers gets the same point (the synthesis `.tflite`
+        takes them as an input). `bias` is a number or `[rows, 1]`.
+        """
+        m = self.num_components
+        p = self.mixture(y_hat, bias)
+        cdf = tf.cumsum(p["weights"], axis=-1)
+        component = tf.minimum(tf.reduce_sum(tf.cast(cdf <= uniforms[:, :1], tf.int32), axis=-1), m - 1)
+        radius = tf.sqrt(-2.0 * tf.math.log(1.0 - uniforms[:, 1]))
+        angle = 2.0 * math.pi * uniforms[:, 2]
+        normal = tf.stack([radius * tf.cos(angle), radius * tf.sin(angle)], axis=-1)
+        return _draw(p, component, normal, uniforms[:, 3])
 
     def get_config(self):
         return {**super().get_config(), "num_components": self.num_components}
+
+
+def _draw(p, component, normal, eos_draw):
+    """The point `[rows, 3]` of the mixture `p` (`MixtureDensityOutput.mixture`, `[rows, M]` each) for each row's
+    component, standard normals `[rows, 2]` and end-of-stroke uniform `[rows]` (eq. 62's correlated pair)."""
+    mu1, mu2, s1, s2, rho = (tf.gather(p[k], component, batch_dims=1)
+                             for k in ("mu1", "mu2", "sigma1", "sigma2", "rho"))
+    x1 = mu1 + s1 * normal[:, 0]
+    x2 = mu2 + s2 * (rho * normal[:, 0] + tf.sqrt(1.0 - rho**2) * normal[:, 1])
+    eos = tf.cast(eos_draw < p["end_of_stroke"], x1.dtype)
+    return tf.stack([x1, x2, eos], axis=-1)

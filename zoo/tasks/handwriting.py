@@ -126,7 +126,8 @@ class HandwritingWriter(Task):
 
         Args:
             texts: a str, or a list of str, each at most 120 characters.
-            bias: ≥ 0, Graves's sampling bias b (§5.4): larger values write more neatly.
+            bias: 0 to 10 (`zoo.export.MAX_BIAS`), Graves's sampling bias b (§5.4): larger values write more
+                neatly.
             seed: the sampling seed of every text.
             style: `Handwriting` whose `text` is what its points write: the
                 network reads them first and writes each text in that hand (§5.5).
