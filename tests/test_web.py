@@ -316,9 +316,20 @@ def test_the_page_says_what_is_wrong(page, loop, text_, bias, seed, message):
 @needs_chromium
 def test_stop_ends_a_line_mid_way(page, loop):
     fill(page, LONG, 1.0, 5)
-    page.click("#write")
-    page.wait_for_function("Number(document.getElementById('drawing').dataset.points) > 0", timeout=60_000)
-    page.click("#stop")
+    # Stop is clicked by the page's own event loop as soon as the first chunk is drawn: a click from the test
+    # would land after however many chunks a loaded machine draws in the round trip.
+    page.evaluate("""() => new Promise(resolve => {
+        document.getElementById("write").click();
+        const stopOnceDrawing = () => {
+            if (Number(document.getElementById("drawing").dataset.points) > 0) {
+                document.getElementById("stop").click();
+                resolve();
+            } else {
+                setTimeout(stopOnceDrawing, 0);
+            }
+        };
+        stopOnceDrawing();
+    })""")
     page.wait_for_function(DONE, timeout=60_000)
     whole = loop.write(LONG, 1.0, 5)
     offsets, _ = drawn(page)
