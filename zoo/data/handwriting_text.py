@@ -135,6 +135,11 @@ MIN_POINTS_PER_CHARACTER = 5.0
 MAX_POINTS_PER_CHARACTER = 60.0
 
 
+def jumps(strokes, max_offset):
+    """Whether a line's pen offset |Δx| or |Δy| exceeds `max_offset` somewhere (`clean_transcribed_lines`' reason 1)."""
+    return bool(np.abs(strokes[:, :2]).max() > max_offset)
+
+
 def clean_transcribed_lines(lines, max_offset=MAX_OFFSET, min_points_per_character=MIN_POINTS_PER_CHARACTER,
                             max_points_per_character=MAX_POINTS_PER_CHARACTER):
     """Drops the lines a synthesis network should not learn from, counting each reason.
@@ -174,7 +179,7 @@ def clean_transcribed_lines(lines, max_offset=MAX_OFFSET, min_points_per_charact
     dropped = {"large_offset": 0, "empty_text": 0, "points_per_character": 0}
     kept = []
     for index, (strokes, text) in enumerate(zip(lines.strokes, lines.texts)):
-        if np.abs(strokes[:, :2]).max() > max_offset:
+        if jumps(strokes, max_offset):
             dropped["large_offset"] += 1
         elif not text.strip():
             dropped["empty_text"] += 1
@@ -245,7 +250,7 @@ def read_prediction_lines(data_dir, splits_dir=None, max_lines=0):
     {"large_offset": lines}, "split": ..., "unlisted_lines": n}`.
     """
     lines = read_iam_ondb(data_dir, max_lines)
-    kept = [index for index, strokes in enumerate(lines.strokes) if np.abs(strokes[:, :2]).max() <= MAX_OFFSET]
+    kept = [index for index, strokes in enumerate(lines.strokes) if not jumps(strokes, MAX_OFFSET)]
     train, valid, split = split_iam_ondb_tasks(select_lines(lines, kept), splits_dir or os.path.join(data_dir, "splits"))
     return train, valid, {"kept": len(kept), "dropped": {"large_offset": len(lines) - len(kept)}, **split}
 

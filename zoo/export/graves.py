@@ -33,6 +33,12 @@ CHARACTER_STEP_INPUT = tf.TensorSpec([1, 1], tf.int32, name="char_id")
 POINT_STEP_INPUT = tf.TensorSpec([1, 1, 3], tf.float32, name="point")
 
 
+def offset_scaling(offset_mean, offset_std):
+    """`(scale, shift)` float32 `[3]`: normalised (Δx, Δy, end of stroke) · scale + shift are in the data's units,
+    (x − shift) / scale normalised again (`zoo.data.handwriting.denormalise` / `normalise`; the pen bit as it is)."""
+    return tf.constant([*offset_std, 1.0], tf.float32), tf.constant([*offset_mean, 0.0], tf.float32)
+
+
 EMPTY_PRIME = "empty prime text"
 
 
@@ -164,8 +170,7 @@ def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps
     [1, max_steps] or its bias is negative or not finite; the other rows are
     drawn as they would be alone.
     """
-    scale = tf.constant([*offset_std, 1.0], tf.float32)
-    shift = tf.constant([*offset_mean, 0.0], tf.float32)
+    scale, shift = offset_scaling(offset_mean, offset_std)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="steps"),
                                   tf.TensorSpec([None], tf.float32, name="bias"),
@@ -219,8 +224,7 @@ def whole_lines(strokes, lengths, valid, offset_mean, offset_std):
     refused row) costs no steps, and an empty batch gets one row of padding,
     as Keras's RNNs cannot run a batch of 0 rows.
     """
-    scale = tf.constant([*offset_std, 1.0], tf.float32)
-    shift = tf.constant([*offset_mean, 0.0], tf.float32)
+    scale, shift = offset_scaling(offset_mean, offset_std)
     lengths = tf.where(valid, lengths, 0)
     steps = tf.maximum(tf.reduce_max(tf.concat([lengths, [0]], 0)), 1)
     missing_rows = tf.maximum(1 - tf.shape(lengths)[0], 0)

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from zoo.export.core import (SERVING_SIGNATURE, checked, checked_shapes, in_range_check, non_negative_check,
                              portable_copy, row_checks, same_batch, served_rows, write_export)
-from zoo.export.graves import MAX_SCORED_POINTS, stroke_checks, whole_lines
+from zoo.export.graves import MAX_SCORED_POINTS, offset_scaling, stroke_checks, whole_lines
 from zoo.export.tflite import freeze_to_tflite
 
 # Caps, so that one request cannot hold a server for long.
@@ -92,8 +92,7 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
     or one of its points is not finite or has an end of stroke other than 0
     or 1; the other rows are scored as they would be alone.
     """
-    scale = tf.constant([*offset_std, 1.0], tf.float32)
-    shift = tf.constant([*offset_mean, 0.0], tf.float32)
+    scale, shift = offset_scaling(offset_mean, offset_std)
     batch_inputs = [tf.TensorSpec([None], tf.string, name="text"), tf.TensorSpec([None], tf.float32, name="bias"),
                     tf.TensorSpec([None], tf.int64, name="seed")]
 
@@ -272,8 +271,7 @@ def synthesis_step_tflite(model, offset_mean, offset_std, max_characters=MAX_TEX
                     for n in range(1, layers) for part in "hc"]
     # The names decode_step's state dict gives the same tensors, in the inputs' order.
     state_keys = ["h_0", "c_0", "kappa", "w", *(f"{part}_{n}" for n in range(1, layers) for part in "hc")]
-    scale = tf.constant([[*offset_std, 1.0]], tf.float32)
-    shift = tf.constant([[*offset_mean, 0.0]], tf.float32)
+    scale, shift = offset_scaling(offset_mean, offset_std)
 
     @tf.function(input_signature=[tf.TensorSpec([1, 3], tf.float32, name="point"),
                                   tf.TensorSpec([1, max_characters], tf.int32, name="char_ids"),
