@@ -21,7 +21,8 @@ the card's number holds for anyone who has the export and the data.
 
 `--record` writes into the card what it measured: the metric (and sacrebleu's signature), the export's
 signatures, its files' sizes and its answers to the card's example inputs (which `tests/test_shipped_models.py`
-checks in CI); then, as `--markdown` does alone, it writes `MODEL_CARD.md` from `card.json`, so that the two
+checks in CI; a handwriting card's examples are a text or a number of points with a bias and seed: the export
+writes each line, the card keeps its points and their `score`); then, as `--markdown` does alone, it writes `MODEL_CARD.md` from `card.json`, so that the two
 never disagree.
 """
 
@@ -47,6 +48,7 @@ SAVEDMODELS = os.path.join(ROOT, "savedmodels")
 TOLERANCE = {"BLEU": 0.1, "accuracy": 0.001, "bits_per_character": 0.001, "nats_per_line": 0.1}
 BATCH = 64
 GREEDY_CHARACTERS = 60  # of a character model's example answers
+EXAMPLE_NATS_TOLERANCE = 0.01  # of a handwriting example's score
 
 flags.DEFINE_list("models", None, "Shipped models to check (default: every savedmodels/<name>/card.json).")
 flags.DEFINE_string("datasets_dir", os.path.join(ROOT, "..", "shared", "datasets"), "Where the data sets are.")
@@ -227,9 +229,12 @@ def measure(card, saved_model, datasets_dir):
 def example_answers(card, saved_model):
     """The export's answers to the card's example inputs: (output, valid, error) each.
 
-    The output is the translation, the label, or for a character model the greedy continuation (temperature
-    0) of `GREEDY_CHARACTERS` characters after the input.
+    The output is the translation, the label, for a character model the greedy continuation (temperature 0) of
+    `GREEDY_CHARACTERS` characters after the input, or for a handwriting model the `score` (nats) of the
+    example's line (`written_lines`).
     """
+    if card["test"]["metric"] == "nats_per_line":
+        return line_answers(saved_model, card["examples"])
     inputs = [e["input"] for e in card["examples"]]
     if card["test"]["metric"] == "bits_per_character":
         rows = len(inputs)
@@ -243,6 +248,59 @@ def example_answers(card, saved_model):
     return [{"input": example["input"], "output": output, "valid": valid, "error": error}
             for example, output, valid, error in zip(card["examples"], decoded(outputs[key]), outputs["valid"],
                                                       decoded(outputs["error"]))]
+
+
+def written_lines(saved_model, examples):
+    """`examples` with the line the export writes for each: `strokes`, `[[Δx, Δy, end of stroke], ...]`.
+
+    An example's `input` is the text to write (synthesis, `serving_default`) or the points to draw (prediction,
+    `sample`), `written` its bias and seed. A handwriting card's examples are lines the model wrote itself: the
+    IAM's strokes are for research use and never ship. The offsets are kept to 0.01 of the tracker's unit, and
+    the scores are of the kept numbers. A refused row keeps no point.
+    """
+    signatures = saved_model.signatures
+    inputs = [e["input"] for e in examples]
+    arguments = {"bias": tf.constant([float(e["written"]["bias"]) for e in examples]),
+                 "seed": tf.constant([int(e["written"]["seed"]) for e in examples], tf.int64)}
+    if "score" in signatures and "text" in signatures["score"].structured_input_signature[1]:
+        result = signatures["serving_default"](text=tf.constant(inputs), **arguments)
+    else:
+        result = signatures["sample"](steps=tf.constant(inputs, tf.int32), **arguments)
+    strokes, lengths = result["strokes"].numpy(), result["lengths"].numpy()
+    return [{**example, "strokes": [[round(float(dx), 2), round(float(dy), 2), int(pen)] for dx, dy, pen in line[:n]]}
+            for example, line, n in zip(examples, strokes, lengths)]
+
+
+def line_answers(saved_model, examples):
+    """The export's `score` of each example's stored line: `nats` the output."""
+    lengths = np.array([len(e["strokes"]) for e in examples], np.int32)
+    padded = np.zeros((len(examples), max(lengths.max(), 1), 3), np.float32)
+    for row, example in enumerate(examples):
+        padded[row, : lengths[row]] = np.reshape(example["strokes"], (-1, 3))
+    signature = saved_model.signatures["score"]
+    inputs = {"strokes": tf.constant(padded), "lengths": tf.constant(lengths)}
+    if "text" in signature.structured_input_signature[1]:
+        inputs["text"] = tf.constant([e["input"] for e in examples])
+    result = {name: value.numpy().tolist() for name, value in signature(**inputs).items()}
+    return [{**example, "output": nats, "valid": valid, "error": error}
+            for example, nats, valid, error in zip(examples, result["nats"], result["valid"], decoded(result["error"]))]
+
+
+def same_answers(answers, recorded):
+    """Whether the answers are the recorded ones: equal, but for scores (floats), within `EXAMPLE_NATS_TOLERANCE`
+    (a line's sum of thousands of terms differs in its last bits with the CPU's vector width)."""
+    if len(answers) != len(recorded):
+        return False
+    for answer, record in zip(answers, recorded):
+        if answer.keys() != record.keys():
+            return False
+        for key, value in answer.items():
+            if isinstance(value, float):
+                if abs(value - record[key]) > EXAMPLE_NATS_TOLERANCE:
+                    return False
+            elif value != record[key]:
+                return False
+    return True
 
 
 def signature_facts(saved_model):
@@ -315,12 +373,23 @@ def markdown(card):
     for name, facts in card["signatures"].items():
         describe = lambda part: "<br>".join(f"`{k}` {v}" for k, v in facts[part].items())
         lines.append(f"| `{name}` | {describe('inputs')} | {describe('outputs')} |")
-    lines += ["", "Answers to five inputs, checked in CI (`tests/test_shipped_models.py`):", "",
-              "| input | output | valid | error |", "|---|---|---|---|"]
-    lines += [f"| {cell(repr(e['input']))} | {cell(repr(e['output']))} | {e['valid']} | {cell(e['error'])} |"
-              for e in card["examples"]]
+    lines += ["", "Answers to five inputs, checked in CI (`tests/test_shipped_models.py`):", "", *example_table(card)]
     lines += ["", "## Limits", "", *[f"- {limit}" for limit in card["limits"]], ""]
     return "\n".join(lines)
+
+
+def example_table(card):
+    """The card's examples as Markdown table lines; a handwriting model's as its lines and their scores."""
+    if card["test"]["metric"] != "nats_per_line":
+        return ["| input | output | valid | error |", "|---|---|---|---|",
+                *[f"| {cell(repr(e['input']))} | {cell(repr(e['output']))} | {e['valid']} | {cell(e['error'])} |"
+                  for e in card["examples"]]]
+    return ["Each line is one the export wrote itself (`card.json` keeps its points) at the bias and seed given; "
+            "the output is the `score` signature's nats of that line.", "",
+            "| input | written | points | nats | valid | error |", "|---|---|---|---|---|---|",
+            *[f"| {cell(repr(e['input']))} | bias {e['written']['bias']}, seed {e['written']['seed']} | "
+              f"{len(e['strokes'])} | {e['output']:.2f} | {e['valid']} | {cell(e['error'])} |"
+              for e in card["examples"]]]
 
 
 def check(name, datasets_dir, record):
@@ -332,6 +401,8 @@ def check(name, datasets_dir, record):
     metric = card["test"]["metric"]
     if record:
         card["test"].update(value=value, **details)
+        if metric == "nats_per_line":
+            card["examples"] = written_lines(saved_model, card["examples"])
         card.update(version=int(os.path.basename(newest_version(name))), signatures=signature_facts(saved_model),
                     files=file_sizes(newest_version(name)), examples=example_answers(card, saved_model))
         write_card(name, card)

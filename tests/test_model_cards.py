@@ -127,8 +127,9 @@ def recipe_nats(model, lines, mean, std, texts=None):
     return np.array(nats)
 
 
-@pytest.mark.parametrize("kind", ["handwriting", "synthesis"])
-def test_nats_per_line_is_the_recipes_validation(datasets, tmp_path, kind):
+def iam_export(datasets, tmp_path, kind):
+    """A small untrained `kind` model on the datasets' IAM, its export's path, the offset statistics and the
+    validation lines."""
     keras.utils.set_random_seed(5)
     reader = handwriting_text.read_prediction_lines if kind == "handwriting" else handwriting_text.read_synthesis_lines
     train, valid, _ = reader(str(datasets / "iam"))
@@ -137,17 +138,50 @@ def test_nats_per_line_is_the_recipes_validation(datasets, tmp_path, kind):
         model = GravesHandwritingModel(units=8, num_layers=2, num_components=2)
         model(model.example_input())
         path = export.export_graves_handwriting(model, mean, std, str(tmp_path), tflite=False)
-        card_test, texts = STROKES_TEST, None
     else:
         tokenizer = text.CharacterTokenizer(handwriting_text.SYNTHESIS_ALPHABET)
         model = GravesSynthesisModel(tokenizer.vocabulary_size, units=8, num_layers=2, num_components=2,
                                      window_components=2)
         model(model.example_input())
         path = export.export_synthesis(model, tokenizer, mean, std, str(tmp_path), tflite=False)
-        card_test, texts = SYNTHESIS_TEST, valid.texts
+    return model, path, (mean, std), valid
+
+
+@pytest.mark.parametrize("kind", ["handwriting", "synthesis"])
+def test_nats_per_line_is_the_recipes_validation(datasets, tmp_path, kind):
+    model, path, (mean, std), valid = iam_export(datasets, tmp_path, kind)
+    card_test, texts = (STROKES_TEST, None) if kind == "handwriting" else (SYNTHESIS_TEST, valid.texts)
     card = {"name": kind, "test": {"metric": "nats_per_line", **card_test}}
     value, details = model_cards.measure(card, tf.saved_model.load(path), str(datasets))
     expected = recipe_nats(model, valid, mean, std, texts)
     assert details["lines"] == len(valid)
     np.testing.assert_allclose(value, expected.mean(), rtol=1e-4)
     np.testing.assert_allclose(details["nats_per_point"], expected.sum() / valid.points, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["handwriting", "synthesis"])
+def test_a_handwriting_models_examples_are_lines_it_wrote_and_their_scores(datasets, tmp_path, kind):
+    model, path, (mean, std), _ = iam_export(datasets, tmp_path, kind)
+    saved_model = tf.saved_model.load(path)
+    inputs = [12, 9, 0] if kind == "handwriting" else ["ab c", "ba", ""]
+    card = {"test": {"metric": "nats_per_line"},
+            "examples": [{"input": x, "written": {"bias": 1.0, "seed": seed}} for seed, x in enumerate(inputs)]}
+    card["examples"] = model_cards.written_lines(saved_model, card["examples"])
+    answers = model_cards.example_answers(card, saved_model)
+
+    lines = [np.array(e["strokes"], np.float32).reshape(-1, 3) for e in card["examples"]]
+    assert len(lines[2]) == 0 and all(len(line) for line in lines[:2])
+    if kind == "handwriting":
+        assert [len(line) for line in lines[:2]] == [12, 9]
+    assert all(np.array_equal(line, np.round(line, 2)) for line in lines)
+    texts = None if kind == "handwriting" else inputs[:2]
+    expected = recipe_nats(model, handwriting.Handwriting([None, None], lines[:2]), mean, std, texts)
+    np.testing.assert_allclose([a["output"] for a in answers[:2]], expected, rtol=1e-4)
+    assert [a["valid"] for a in answers] == [True, True, False] and answers[2]["output"] == 0.0
+    assert answers[2]["error"] == ("lengths must be in [1, 12], got 0" if kind == "handwriting" else "empty text")
+
+    assert model_cards.same_answers(answers, [{**a, "output": a["output"] + 0.005} for a in answers])
+    assert not model_cards.same_answers(answers, [{**a, "output": a["output"] + 0.05} for a in answers])
+    assert not model_cards.same_answers(answers, answers[:2])
+    table = model_cards.example_table({**card, "examples": answers})
+    assert table[4].startswith(f"| {inputs[0]!r} | bias 1.0, seed 0 | {len(lines[0])} | {answers[0]['output']:.2f} |")

@@ -40,7 +40,7 @@ def answers():
 def test_a_shipped_model_answers_its_examples_as_recorded(answers, name):
     recorded = model_cards.read_card(name)["examples"]
     assert len(recorded) >= 5
-    assert answers[name] == recorded
+    assert model_cards.same_answers(answers[name], recorded)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -51,7 +51,8 @@ def test_the_model_card_is_its_card_json(name):
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_a_shipped_model_refuses_a_bad_row_alone(answers, name):
-    # Each card's examples hold an empty text: that row alone is refused, with the export's message.
+    # Each card's examples hold an empty input (a text, or a line of 0 points): that row alone is refused, with
+    # the export's message.
     refused = [a for a in answers[name] if not a["valid"]]
-    assert [a["input"] for a in refused] == [""] and refused[0]["error"]
+    assert [a["input"] for a in refused] in ([""], [0]) and refused[0]["error"]
     assert all(a["output"] and not a["error"] for a in answers[name] if a["valid"])
