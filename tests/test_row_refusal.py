@@ -56,6 +56,7 @@ BAD_ROWS = [
     ("generate", {"length": 10**9}, r"length must be in \[1, 10000\], got 1000000000"),
     ("sample", {"bias": -0.5}, "bias must be finite and >= 0, got -0.5"),
     ("sample", {"bias": INF}, "bias must be finite and >= 0, got inf"),
+    ("sample", {"bias": 10.5}, "bias must be at most 10, got 10.5"),
     ("sample", {"steps": 0}, r"steps must be in \[1, 5000\], got 0"),
     ("serving_default", {"text": "a" * 121}, "text longer than 120 characters: 121"),
     ("serving_default", {"bias": NAN}, "bias must be finite and >= 0, got nan"),
@@ -109,7 +110,7 @@ def test_a_bad_value_refuses_its_row_alone(signatures, signature, change, messag
         assert_same_row(out, serve(**request(row(rows, index))), index)
 
 
-@pytest.mark.parametrize("signature", ["serving_default", "write_in_style"])
+@pytest.mark.parametrize("signature", ["sample", "serving_default", "write_in_style"])
 def test_the_bias_cap_itself_is_written(signatures, signature):
     rows = {name: values[:1] for name, values in GOOD_ROWS[signature].items()}
     out = signatures[signature](**request({**rows, "bias": [export.MAX_BIAS]}))

@@ -14,11 +14,11 @@ the `.tflite` conversion.
 
 from zoo.export.core import (EXTRA_DIR, SERVING_SIGNATURE, check_writable, next_version, portable_copy,
                              write_export)
-from zoo.export.graves import (CHARACTER_STEP_INPUT, MAX_GENERATED_CHARACTERS, MAX_PRIME_CHARACTERS,
+from zoo.export.graves import (CHARACTER_STEP_INPUT, MAX_BIAS, MAX_GENERATED_CHARACTERS, MAX_PRIME_CHARACTERS,
                                MAX_SAMPLED_POINTS, MAX_SCORED_POINTS, POINT_STEP_INPUT, export_graves_handwriting,
                                export_graves_text, graves_step_tflite)
 from zoo.export.han import HAN_TFLITE_OUTPUTS, export_han, han_to_tflite
-from zoo.export.synthesis import MAX_BIAS, MAX_TEXT_CHARACTERS, export_synthesis, synthesis_step_tflite
+from zoo.export.synthesis import MAX_TEXT_CHARACTERS, export_synthesis, synthesis_step_tflite
 from zoo.export.tflite import freeze_to_tflite, tflite_input_name, tflite_outputs
 from zoo.export.translation import (MAX_BEAM_SIZE, TRANSLATION_TFLITE_OUTPUTS, export_translation,
                                     translation_functions, translation_to_tflite)

@@ -116,6 +116,13 @@ def non_negative_check(name, values):
             tf.strings.join([f"{name} must be finite and >= 0, got ", tf.strings.as_string(values, shortest=True)]))
 
 
+def bias_checks(bias, max_bias):
+    """The `row_checks` checks of a sampling bias b (Graves §5.4): finite, in [0, max_bias]."""
+    at_most = (bias <= max_bias, tf.strings.join([f"bias must be at most {max_bias:g}, got ",
+                                                  tf.strings.as_string(bias, shortest=True)]))
+    return [non_negative_check("bias", bias), at_most]
+
+
 def served_rows(status, outputs, empty=None):
     """`outputs` with `status` (`row_status`) added; a row that is not valid gets `empty[name]` (default 0 or "").
 

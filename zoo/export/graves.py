@@ -16,8 +16,8 @@ import json
 import tensorflow as tf
 
 from zoo.data.handwriting import START
-from zoo.export.core import (SERVING_SIGNATURE, checked_shapes, in_range_check, non_negative_check, portable_copy,
-                             row_checks, same_batch, served_rows, write_export)
+from zoo.export.core import (SERVING_SIGNATURE, bias_checks, checked_shapes, in_range_check, non_negative_check,
+                             portable_copy, row_checks, same_batch, served_rows, write_export)
 from zoo.text import prepare_text
 from zoo.text.reserved import UNK_ID
 from zoo.export.tflite import freeze_to_tflite
@@ -27,6 +27,7 @@ MAX_GENERATED_CHARACTERS = 10_000
 MAX_PRIME_CHARACTERS = 10_000
 MAX_SAMPLED_POINTS = 5_000
 MAX_SCORED_POINTS = 5_000  # points of a scored line, as many as `sample` draws (IAM-OnDB's longest line has 1,940)
+MAX_BIAS = 10.0  # b = 10 already shrinks every σ e^10 ≈ 22,000 times: the pen follows the means
 
 # The step inputs of the .tflite cells.
 CHARACTER_STEP_INPUT = tf.TensorSpec([1, 1], tf.int32, name="char_id")
@@ -158,7 +159,8 @@ def export_graves_text(model, tokenizer, export_base, tflite=True):
     return write_export(export_base, "text", portable, signatures, extra_files, tokenizer)
 
 
-def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps=MAX_SAMPLED_POINTS):
+def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps=MAX_SAMPLED_POINTS,
+                                       max_bias=MAX_BIAS):
     """The `sample` signature: a row's `steps`, `bias`, `seed` → `strokes` `[batch, T, 3]` in the data's units.
 
     Every input is `[batch]` (TF Serving's row format carries it); a row draws
@@ -167,8 +169,8 @@ def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps
     normalised offsets; they are scaled back with the training set's mean
     and standard deviation of (Δx, Δy). A row is not `valid` (`row_checks`:
     no strokes, `lengths` 0, its `error` says why) when its steps lie outside
-    [1, max_steps] or its bias is negative or not finite; the other rows are
-    drawn as they would be alone.
+    [1, max_steps] or its bias is not finite or outside [0, max_bias]; the
+    other rows are drawn as they would be alone.
     """
     scale, shift = offset_scaling(offset_mean, offset_std)
 
@@ -177,7 +179,7 @@ def graves_handwriting_sample_function(model, offset_mean, offset_std, max_steps
                                   tf.TensorSpec([None], tf.int64, name="seed")])
     def sample(steps, bias, seed):
         steps, bias, seed = same_batch("sample", checked_shapes((steps, bias, seed), ([None], [None], [None])))
-        status = row_checks(in_range_check("steps", steps, 1, max_steps), non_negative_check("bias", bias))
+        status = row_checks(in_range_check("steps", steps, 1, max_steps), *bias_checks(bias, max_bias))
         # A refused row keeps no point; it is drawn at bias 0 beside the others, so that the batch runs.
         steps = tf.where(status["valid"], steps, 0)
         bias = tf.where(status["valid"], bias, 0.0)

@@ -16,16 +16,15 @@ import json
 
 import tensorflow as tf
 
-from zoo.export.core import (SERVING_SIGNATURE, checked, checked_shapes, in_range_check, non_negative_check,
-                             portable_copy, row_checks, same_batch, served_rows, write_export)
-from zoo.export.graves import MAX_SCORED_POINTS, offset_scaling, stroke_checks, whole_lines
+from zoo.export.core import (SERVING_SIGNATURE, bias_checks, checked, checked_shapes, in_range_check, portable_copy,
+                             row_checks, same_batch, served_rows, write_export)
+from zoo.export.graves import MAX_BIAS, MAX_SCORED_POINTS, offset_scaling, stroke_checks, whole_lines
 from zoo.export.tflite import freeze_to_tflite
 
 # Caps, so that one request cannot hold a server for long.
 MAX_TEXT_CHARACTERS = 120
 POINTS_PER_CHARACTER = 40  # the step cap of a row: U · 40 points (IAM lines have about 22 per character)
 MAX_STYLE_POINTS = 2_000  # points of a style line (IAM's longest line has 1,940)
-MAX_BIAS = 10.0  # b = 10 already shrinks every σ e^10 ≈ 22,000 times: the pen follows the means
 SYNTHESIS_TFLITE = "graves_synthesis_step.tflite"  # in assets.extra/: see synthesis_step_tflite
 SYNTHESIS_SETTINGS = "synthesis.json"  # in assets.extra/: the caps above, for a device loop (zoo.web)
 EMPTY_TEXT = "empty text"
@@ -101,9 +100,7 @@ def synthesis_functions(model, tokenizer, offset_mean, offset_std, max_character
         texts, bias, seed = checked_shapes((texts, bias, seed), ([None], [None], [None]))
         texts = same_batch(signature, [texts, bias, seed, *more])[0]
         char_ids, lengths, checks = read_texts(tokenizer, texts, max_characters)
-        at_most = (bias <= max_bias, tf.strings.join([f"bias must be at most {max_bias:g}, got ",
-                                                      tf.strings.as_string(bias, shortest=True)]))
-        return char_ids, lengths, [*checks, non_negative_check("bias", bias), at_most]
+        return char_ids, lengths, [*checks, *bias_checks(bias, max_bias)]
 
     def answer(out, status):
         """The model's sample in data units; a refused row (`status`) gets no strokes."""
