@@ -22,8 +22,8 @@ the card's number holds for anyone who has the export and the data.
 `--record` writes into the card what it measured: the metric (and sacrebleu's signature), the export's
 signatures, its files' sizes and its answers to the card's example inputs (which `tests/test_shipped_models.py`
 checks in CI; a handwriting card's examples are a text or a number of points with a bias and seed: the export
-writes each line, the card keeps its points and their `score`); then, as `--markdown` does alone, it writes `MODEL_CARD.md` from `card.json`, so that the two
-never disagree.
+writes each line, the card keeps its points and their `score`); then, as `--markdown` does alone, it writes
+`MODEL_CARD.md` from `card.json`, so that the two never disagree.
 """
 
 import gzip
