@@ -168,20 +168,31 @@ def read_iam_lines(test, datasets_dir):
     return [lines[name] for name in kept], [texts[name] for name in kept]
 
 
+def scored(signature, strokes, texts=None):
+    """The `score` signature's outputs for lines `strokes` (`[points, 3]` each, with `texts` where given), one call."""
+    lengths = np.array([len(line) for line in strokes], np.int32)
+    padded = np.zeros((len(strokes), max(lengths.max(), 1), 3), np.float32)
+    for row, line in enumerate(strokes):
+        padded[row, : lengths[row]] = line
+    inputs = {"strokes": tf.constant(padded), "lengths": tf.constant(lengths)}
+    if texts is not None:
+        inputs["text"] = tf.constant(texts)
+    return signature(**inputs)
+
+
+def scores_text(saved_model):
+    """Whether the export scores lines with their text (synthesis), not strokes alone (prediction)."""
+    return "text" in saved_model.signatures["score"].structured_input_signature[1]
+
+
 def line_nats(signature, strokes, texts):
     """The signature's `nats` of each line (with its text where `texts` are not None), BATCH lines a call."""
     order = sorted(range(len(strokes)), key=lambda i: len(strokes[i]))  # alike lengths together: less padding
     nats = np.zeros(len(strokes))
     for start in range(0, len(order), BATCH):
         batch = order[start: start + BATCH]
-        lengths = np.array([len(strokes[i]) for i in batch], np.int32)
-        padded = np.zeros((len(batch), lengths.max(), 3), np.float32)
-        for row, i in enumerate(batch):
-            padded[row, : lengths[row]] = strokes[i]
-        inputs = {"strokes": tf.constant(padded), "lengths": tf.constant(lengths)}
-        if texts[0] is not None:
-            inputs["text"] = tf.constant([texts[i] for i in batch])
-        result = signature(**inputs)
+        result = scored(signature, [strokes[i] for i in batch],
+                        [texts[i] for i in batch] if texts[0] is not None else None)
         if not all(result["valid"].numpy()):
             raise ValueError(f"the export refused a line: {result['error'].numpy()}")
         nats[batch] = result["nats"].numpy()
@@ -262,7 +273,7 @@ def written_lines(saved_model, examples):
     inputs = [e["input"] for e in examples]
     arguments = {"bias": tf.constant([float(e["written"]["bias"]) for e in examples]),
                  "seed": tf.constant([int(e["written"]["seed"]) for e in examples], tf.int64)}
-    if "score" in signatures and "text" in signatures["score"].structured_input_signature[1]:
+    if scores_text(saved_model):
         result = signatures["serving_default"](text=tf.constant(inputs), **arguments)
     else:
         result = signatures["sample"](steps=tf.constant(inputs, tf.int32), **arguments)
@@ -273,15 +284,10 @@ def written_lines(saved_model, examples):
 
 def line_answers(saved_model, examples):
     """The export's `score` of each example's stored line: `nats` the output."""
-    lengths = np.array([len(e["strokes"]) for e in examples], np.int32)
-    padded = np.zeros((len(examples), max(lengths.max(), 1), 3), np.float32)
-    for row, example in enumerate(examples):
-        padded[row, : lengths[row]] = np.reshape(example["strokes"], (-1, 3))
-    signature = saved_model.signatures["score"]
-    inputs = {"strokes": tf.constant(padded), "lengths": tf.constant(lengths)}
-    if "text" in signature.structured_input_signature[1]:
-        inputs["text"] = tf.constant([e["input"] for e in examples])
-    result = {name: value.numpy().tolist() for name, value in signature(**inputs).items()}
+    strokes = [np.reshape(np.array(e["strokes"], np.float32), (-1, 3)) for e in examples]
+    texts = [e["input"] for e in examples] if scores_text(saved_model) else None
+    result = {name: value.numpy().tolist() for name, value in scored(saved_model.signatures["score"], strokes,
+                                                                      texts).items()}
     return [{**example, "output": nats, "valid": valid, "error": error}
             for example, nats, valid, error in zip(examples, result["nats"], result["valid"], decoded(result["error"]))]
 
