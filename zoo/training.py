@@ -346,17 +346,56 @@ def compile_model(model, loss, options, steps_per_epoch, **kwargs):
 
 
 class BackupAndRestore(keras.callbacks.BackupAndRestore):
-    """Keras's callback, with the epoch of its mid-epoch checkpoints right after a resume.
+    """Keras's callback, made to go on where its checkpoint stands, mid-epoch too.
 
-    Keras 3.15's counts epochs from 0 in every `fit` and only moves on at an
-    epoch's end: in a resumed run, a checkpoint written every `save_freq`
-    batches records epoch 0, and a second resume starts the run over
-    (restored weights, epoch count back to 1). It takes the epoch `fit` is
-    in instead.
+    Keras 3.15's resumes at the start of the epoch its checkpoint was written
+    in (the batches done before the stop run again, and the run ends past its
+    learning-rate schedule), and, counting epochs from 0 in every `fit`, records
+    epoch 0 in a resumed run's mid-epoch checkpoints. This one records the
+    epoch `fit` is in and the batches done in it (`resume_point` reads them),
+    checkpoints at each epoch's end, after validation, instead of at its last
+    batch, and counts the `skipped` batches of the first epoch: those a
+    resumed `fit` no longer sees because they were done before the stop.
     """
+
+    def __init__(self, backup_dir, save_freq="epoch", skipped=0, **kwargs):
+        super().__init__(backup_dir, save_freq=save_freq, **kwargs)
+        self.skipped = skipped
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._last_batch_seen = self.skipped - 1
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        last = batch + 1 == self.params.get("steps")  # the epoch's end checkpoints it, after validation
+        if self._should_save_on_batch(batch + self.skipped) and not last:
+            self._save_model()
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Batch -1: no batch of the next epoch is done.
+        self._current_epoch, self._last_batch_seen, self.skipped = epoch + 1, -1, 0
+        self._save_model()
+        self._last_batch_seen = 0
+
+
+def resume_point(backup_dir):
+    """(epoch, batches of it done): where the checkpoint in `backup_dir` stands; epochs count from 0."""
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.exists(path):
+        return 0, 0
+    with open(path, encoding="utf-8") as f:
+        metadata = json.load(f)
+    return metadata["epoch"], metadata["batch"] + 1
+
+
+class StopAtEpochEnd(keras.callbacks.Callback):
+    """Ends `fit` after one epoch (the rest of an interrupted one), its progress bar still counting the run's."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
 
 
 class EpochWeights(keras.callbacks.Callback):
@@ -430,9 +469,11 @@ def fit(model, train_ds, validation_ds, options, steps_per_epoch, strategy, call
     The model and its optimizer must be built: BackupAndRestore restores into
     existing variables. A checkpoint is written at each epoch's end and, with
     `checkpoint_steps`, every that many steps; it holds the weights, the
-    optimizer's state (its step counter too) and the epoch. Keras resumes at
-    the start of the epoch the checkpoint was written in: an interrupted
-    epoch is run again from its first batch, from the mid-epoch weights.
+    optimizer's state (its step counter too), the epoch and the batches done
+    in it. A resumed run goes on after the last of those batches: one `fit`
+    for the rest of the interrupted epoch, then one for the epochs after it.
+    (The data restart from their first pass: a shuffled set's rest of the
+    epoch is drawn from its first order, not from the interrupted epoch's.)
 
     The datasets yield global batches; Keras hands them to the strategy's
     `experimental_distribute_dataset`, which splits each batch across the
@@ -469,9 +510,12 @@ def fit(model, train_ds, validation_ds, options, steps_per_epoch, strategy, call
         if os.path.isdir(backup_dir):
             shutil.copytree(backup_dir, os.path.join(worker_dir, "checkpoints"))
         backup_dir, log_dir = os.path.join(worker_dir, "checkpoints"), os.path.join(worker_dir, "logs")
+    epoch, done = resume_point(backup_dir) if options.resume else (0, 0)
+    if not (0 < done < steps_per_epoch and epoch < options.epochs):
+        done = 0
     callbacks = [
-        BackupAndRestore(backup_dir, save_freq=options.checkpoint_steps or "epoch", double_checkpoint=True,
-                         delete_checkpoint=False),
+        BackupAndRestore(backup_dir, save_freq=options.checkpoint_steps or "epoch", skipped=done,
+                         double_checkpoint=True, delete_checkpoint=False),
         keras.callbacks.TensorBoard(log_dir),
         *callbacks,
     ]
@@ -482,6 +526,11 @@ def fit(model, train_ds, validation_ds, options, steps_per_epoch, strategy, call
     if options.keep_best:
         callbacks.append(best_epoch)
     try:
+        if done:
+            log.info("Resuming epoch %d after its batch %d of %d", epoch + 1, done, steps_per_epoch)
+            model.fit(train_ds.skip(done), epochs=options.epochs,
+                      steps_per_epoch=steps_per_epoch - done if options.steps_per_epoch else None,
+                      validation_data=validation_ds, callbacks=[*callbacks, StopAtEpochEnd()])
         history = model.fit(train_ds, epochs=options.epochs, steps_per_epoch=options.steps_per_epoch or None,
                             validation_data=validation_ds, callbacks=callbacks)
         if options.average_epochs > 1:
