@@ -51,7 +51,7 @@ def test_a_second_resume_goes_on_from_the_interrupted_epoch(tmp_path, callback, 
 STEPS = 8  # batches an epoch
 
 
-def run_fit(model_dir, resume=False, stop=None, **values):
+def run_fit(model_dir, resume=False, stop=None):
     """zoo.training.fit of a fresh Dense model by SGD on STEPS batches in a fixed order; its weights and step count.
 
     `stop`: (epoch, batch as `fit` counts it) after which the run is cut off, as a kill would (its checkpoints stay).
@@ -61,7 +61,7 @@ def run_fit(model_dir, resume=False, stop=None, **values):
     data = tf.data.Dataset.from_tensor_slices((x, x @ np.array([[1.0], [-2.0], [0.5]], "float32"))).batch(2)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     options = training.RunOptions(str(model_dir), "", optimizer="sgd", learning_rate=0.02, lr_schedule="cosine",
-                                  epochs=3, checkpoint_steps=3, resume=resume, **values)
+                                  epochs=3, checkpoint_steps=3, resume=resume)
     training.compile_model(model, "mse", options, STEPS)
     try:
         training.fit(model, data, data.take(2), options, STEPS, tf.distribute.get_strategy(),
