@@ -29,35 +29,45 @@ def test_demo_config_reaches_90_percent_and_exports(tmp_path):
     assert os.listdir(tmp_path / "run" / "logs")  # TensorBoard
 
 
-def test_smoke_run_then_resume_continues_from_the_last_epoch(tmp_path):
+@pytest.fixture(scope="module")
+def resumed_run(tmp_path_factory):
+    """A smoke run (word2vec, bfloat16), a second start refused without --resume, the run resumed: `(folder,
+    first, again, resumed)`. The resumed run's export is the one `--init_from` starts from."""
+    tmp_path = tmp_path_factory.mktemp("han_run")
     first = recipe(tmp_path, "--epochs=2", "--steps_per_epoch=3", "--notflite", "--word2vec_epochs=1",
                    "--precision=bfloat16")
+    again = recipe(tmp_path, "--epochs=3", "--steps_per_epoch=3", "--notflite")
+    resumed = recipe(tmp_path, "--resume", "--epochs=3", "--steps_per_epoch=3", "--notflite")
+    return tmp_path, first, again, resumed
+
+
+def test_smoke_run_then_resume_continues_from_the_last_epoch(resumed_run):
+    tmp_path, first, again, resumed = resumed_run
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Epoch 2/2" in first.stdout
     assert re.search(r"word2vec: \d+ of \d+ vocabulary words initialised", first.stderr)
-    again = recipe(tmp_path, "--epochs=3", "--steps_per_epoch=3", "--notflite")
     assert again.returncode == 1
     assert "pass --resume" in last_line(again)
-    resumed = recipe(tmp_path, "--resume", "--epochs=3", "--steps_per_epoch=3", "--notflite")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Epoch 3/3" in resumed.stdout and "Epoch 1/3" not in resumed.stdout
     # Each run exports a new version; none is overwritten.
     assert sorted(os.listdir(tmp_path / "savedmodels" / "han")) == ["1", "2"]
 
 
-def test_init_from_an_export_starts_from_its_weights_and_vocabulary(tmp_path):
-    first = recipe(tmp_path, "--epochs=2", "--steps_per_epoch=3", "--notflite")
-    assert first.returncode == 0, first.stderr[-3000:]
-    trained = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    exported = tmp_path / "savedmodels" / "han"  # its newest version
-    size = len((exported / "1" / "assets.extra" / "vocab.txt").read_text().splitlines())
+def test_init_from_an_export_starts_from_its_weights_and_vocabulary(resumed_run, tmp_path):
+    run, _, _, resumed = resumed_run
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    trained = json.loads((run / "run" / "metrics.json").read_text())
+    exported = run / "savedmodels" / "han"  # its newest version, the resumed run's
+    size = len((exported / "2" / "assets.extra" / "vocab.txt").read_text().splitlines())
     # A step of learning rate 0 leaves the weights as the export holds them: the same test loss, not a new model's.
-    tuned = recipe(tmp_path, f"--init_from={exported}", f"--vocabulary_size={size}", "--model_dir={}".format(
-        tmp_path / "tuned"), "--optimizer=sgd", "--learning_rate=0", "--epochs=1", "--steps_per_epoch=1", "--notflite")
+    tuned = recipe(tmp_path, f"--init_from={exported}", f"--vocabulary_size={size}", f"--data_dir={run / 'data'}",
+                   f"--model_dir={tmp_path / 'tuned'}", "--optimizer=sgd", "--learning_rate=0", "--epochs=1",
+                   "--steps_per_epoch=1", "--notflite")
     assert tuned.returncode == 0, tuned.stderr[-3000:]
     tuned_metrics = json.loads((tmp_path / "tuned" / "metrics.json").read_text())
     assert tuned_metrics["test_loss"] == pytest.approx(trained["test_loss"], rel=1e-4)
-    assert (tmp_path / "tuned" / "vocab.txt").read_text() == (exported / "1" / "assets.extra" / "vocab.txt").read_text()
+    assert (tmp_path / "tuned" / "vocab.txt").read_text() == (exported / "2" / "assets.extra" / "vocab.txt").read_text()
     for flags, message in [
         ([f"--vocabulary_size={size + 1}"], f"--vocabulary_size={size + 1} disagrees with --init_from={exported}, "
                                             f"whose vocabulary has {size} entries"),

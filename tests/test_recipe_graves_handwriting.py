@@ -9,6 +9,8 @@ import pytest
 from conftest import run_recipe
 from test_handwriting_data import LINE_XML, write_tree
 
+# Six epochs: a minute alone. The smoke run below draws and exports with its .tflite in CI.
+@pytest.mark.slow
 def test_demo_config_learns_draws_and_exports(tmp_path):
     result = run_recipe("graves_handwriting", tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -28,11 +30,14 @@ def test_smoke_run_and_resume(tmp_path):
     first = run_recipe("graves_handwriting", tmp_path, "--precision=bfloat16",
                        "--epochs=1", "--steps_per_epoch=2", "--notflite", "--sample_steps=20")
     assert first.returncode == 0, first.stderr[-3000:]
-    resumed = run_recipe("graves_handwriting", tmp_path,
-                         "--resume", "--epochs=2", "--steps_per_epoch=2", "--notflite", "--sample_steps=20")
+    resumed = run_recipe("graves_handwriting", tmp_path, "--resume", "--epochs=2", "--steps_per_epoch=2",
+                         "--sample_steps=20")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
     assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1", "2"]
+    assert (tmp_path / "run" / "sample.svg").read_text().count("<path ") >= 1
+    extra = tmp_path / "savedmodels" / "2" / "assets.extra"
+    assert sorted(os.listdir(extra)) == ["graves_handwriting_step.tflite", "normalisation.json", "zoo.json"]
 
 
 def write_one_form(folder):

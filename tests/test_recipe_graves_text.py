@@ -11,6 +11,8 @@ import tensorflow as tf
 from conftest import run_recipe, tflite_interpreter
 from test_export_signatures import describe_saved_model
 
+# Four epochs: a minute alone. The smoke run below evaluates dynamically in CI, the bfloat16 run exports a .tflite.
+@pytest.mark.slow
 def test_demo_config_learns_and_exports(tmp_path):
     result = run_recipe("graves_text", tmp_path, "--dynamic_learning_rates=0.001,0.01", "--dynamic_tune_characters=2000")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -27,13 +29,19 @@ def test_demo_config_learns_and_exports(tmp_path):
     assert os.path.exists(tmp_path / "savedmodels" / "1" / "assets.extra" / "graves_text_step.tflite")
 
 
-def test_smoke_run_and_resume(tmp_path):
+def test_smoke_run_resume_and_dynamic_evaluation(tmp_path):
     first = run_recipe("graves_text", tmp_path, "--epochs=1", "--steps_per_epoch=2", "--notflite")
     assert first.returncode == 0, first.stderr[-3000:]
-    resumed = run_recipe("graves_text", tmp_path, "--resume", "--epochs=2", "--steps_per_epoch=2", "--notflite")
+    resumed = run_recipe("graves_text", tmp_path, "--resume", "--epochs=2", "--steps_per_epoch=2", "--notflite",
+                         "--dynamic_learning_rates=0.001,0.01", "--dynamic_tune_characters=2000")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
     assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1", "2"]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    tried = metrics["validation_bits_per_character_dynamic"]
+    assert sorted(tried) == ["0.001", "0.01"] and tried[str(metrics["dynamic_learning_rate"])] == min(tried.values())
+    assert f"test bits per character with dynamic evaluation: {metrics['test_bits_per_character_dynamic']:.4f}" in (
+        resumed.stdout)
 
 
 def test_bfloat16_and_xla_train_and_export_float32_with_the_float32_runs_signatures(tmp_path):
