@@ -87,6 +87,27 @@ def test_text_model_keras_round_trip(text_model, tmp_path):
     np.testing.assert_allclose(restored(ids).numpy(), text_model(ids).numpy(), atol=1e-6)
 
 
+def dropping_copy(model, rate):
+    """A `GravesTextModel` with `model`'s weights and update dropout at `rate`."""
+    dropping = GravesTextModel(model.vocabulary_size, model.units, model.num_layers, update_dropout=rate)
+    dropping(np.ones((1, 1), np.int32))
+    dropping.set_weights(model.get_weights())  # the same weights: dropout adds none
+    return dropping
+
+
+def test_update_dropout_acts_in_training_only_and_round_trips(text_model):
+    model, ids = dropping_copy(text_model, 0.5), np.array([[4, 5, 6, 7, 8, 3]] * 4)
+    np.testing.assert_allclose(model(ids).numpy(), text_model(ids).numpy(), atol=1e-6)
+    assert not np.allclose(model(ids, training=True).numpy(), text_model(ids, training=True).numpy(), atol=1e-3)
+    assert GravesTextModel.from_config(model.get_config()).stack.cells[1].update_dropout == 0.5
+
+
+def test_dynamic_evaluation_does_not_drop_out(text_model):
+    ids = np.random.default_rng(7).integers(2, len(VOCABULARY), 40).astype(np.int32)
+    np.testing.assert_allclose(stream_negative_log_likelihood(dropping_copy(text_model, 0.5), ids, 8, 0.3),
+                               stream_negative_log_likelihood(text_model, ids, 8, 0.3), rtol=1e-6)
+
+
 def test_handwriting_model_trains_with_the_mixture_loss(handwriting_model):
     strokes = np.random.default_rng(0).normal(size=(4, 9, 3)).astype("float32")
     strokes[..., 2] = (strokes[..., 2] > 1).astype("float32")

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from zoo.layers import LSTM
+from zoo.layers.lstm import updates_kept
 
 UNITS, FEATURES = 7, 5
 
@@ -141,3 +142,60 @@ def test_keras_file_round_trip_and_keras_lstm_weights_load(tmp_path):
 def test_dropout_inside_the_layer_is_refused():
     with pytest.raises(ValueError, match="does not take"):
         LSTM(4, recurrent_dropout=0.1)
+
+
+def lstm_by_hand(layer, x, state, mask, update_masks):
+    """Graves's equations step by step with g dropped by `update_masks` `[time, batch, units]`; a padded step keeps
+    h and c and outputs the carried h."""
+    kernel, recurrent_kernel, bias = layer.cell.kernel, layer.cell.recurrent_kernel, layer.cell.bias
+    h, c = state
+    outputs = []
+    for t in range(x.shape[1]):
+        i, f, g, o = tf.split(x[:, t] @ kernel + h @ recurrent_kernel + bias, 4, axis=-1)
+        new_c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g) * update_masks[t]
+        new_h = tf.sigmoid(o) * tf.tanh(new_c)
+        real = mask[:, t, None]
+        h, c = tf.where(real, new_h, h), tf.where(real, new_c, c)
+        outputs.append(h)
+    return [tf.stack(outputs, axis=1), h, c]
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+def test_update_dropout_drops_g_in_training_with_its_gradient_written_out(masked):
+    x, state, mask = inputs(6)
+    mask = mask if masked else tf.ones(x.shape[:2], tf.bool)
+    keras.utils.set_random_seed(3)
+    ours = LSTM(UNITS, update_dropout=0.5, use_cudnn=False, return_sequences=True, return_state=True)
+    ours.build((None, None, FEATURES))
+    drawn = ours.update_mask(tf.zeros((6, 3, 4 * UNITS)))
+    assert set(np.unique(drawn)) == {0.0, 2.0} and 0.35 < np.mean(drawn.numpy() == 0) < 0.65
+    ours.update_mask = lambda steps: tf.constant(drawn.numpy())  # the same masks for the layer and the equations
+    ours_out, ours_grads = outputs_and_gradients(ours, x, state, mask if masked else None, True, graph=True)
+    with tf.GradientTape() as tape:
+        tape.watch([x, *state])
+        out = lstm_by_hand(ours, x, state, mask, drawn)
+        loss = sum(tf.reduce_sum(tf.sin(o * (n + 1.0))) for n, o in enumerate(out))
+    by_hand_grads = tape.gradient(loss, [x, *state, *ours.trainable_variables])
+    for a, b in zip(ours_out + ours_grads, out + by_hand_grads):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_update_dropout_leaves_inference_and_kept_updates_unchanged():
+    x, state, mask = inputs(7)
+    ours, plain = pair(return_sequences=True)
+    dropping = LSTM(UNITS, update_dropout=0.5, use_cudnn=False, return_sequences=True)
+    dropping.build((None, None, FEATURES))
+    dropping.set_weights(ours.get_weights())
+    np.testing.assert_allclose(dropping(x, initial_state=state, mask=mask), plain(x, initial_state=state, mask=mask),
+                               atol=1e-6)
+    assert not np.allclose(dropping(x, training=True), plain(x, training=True), atol=1e-3)
+    with updates_kept([dropping]):
+        np.testing.assert_allclose(dropping(x, training=True), plain(x, training=True), atol=1e-6)
+    assert LSTM.from_config(dropping.get_config()).update_dropout == 0.5
+
+
+def test_update_dropout_out_of_range_or_on_cudnn_is_refused():
+    with pytest.raises(ValueError, match=r"update_dropout must be in \[0, 1\), got 1.0"):
+        LSTM(4, update_dropout=1.0)
+    with pytest.raises(ValueError, match="cuDNN's LSTM has no update_dropout"):
+        LSTM(4, update_dropout=0.1, use_cudnn=True)

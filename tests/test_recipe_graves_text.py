@@ -30,10 +30,12 @@ def test_demo_config_learns_and_exports(tmp_path):
 
 
 def test_smoke_run_resume_and_dynamic_evaluation(tmp_path):
-    first = run_recipe("graves_text", tmp_path, "--epochs=1", "--steps_per_epoch=2", "--notflite")
+    first = run_recipe("graves_text", tmp_path, "--epochs=1", "--steps_per_epoch=2", "--notflite",
+                       "--update_dropout=0.25")
     assert first.returncode == 0, first.stderr[-3000:]
     resumed = run_recipe("graves_text", tmp_path, "--resume", "--epochs=2", "--steps_per_epoch=2", "--notflite",
-                         "--dynamic_learning_rates=0.001,0.01", "--dynamic_tune_characters=2000")
+                         "--update_dropout=0.25", "--dynamic_learning_rates=0.001,0.01",
+                         "--dynamic_tune_characters=2000")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
     assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1", "2"]

@@ -1,5 +1,7 @@
 """Keras's LSTM with the input products taken out of the time loop and a hand-written backward pass."""
 
+import contextlib
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -28,13 +30,19 @@ class LSTM(keras.layers.LSTM):
     A padded step keeps the state (h, c) and repeats the previous output, or
     outputs zeros with `zero_output_for_mask` (set by `Bidirectional`).
 
+    With `update_dropout` p, training drops the cell update g, a new mask m
+    each step (Semeniuta et al. 2016, "Recurrent Dropout without Memory
+    Loss"): c_t = f ⊙ c_{t-1} + i ⊙ g ⊙ m_t, m_t ∈ {0, 1/(1-p)}. The memory
+    c_{t-1} is never dropped, and inference is the LSTM above unchanged.
+
     Args:
         units: hidden units.
+        update_dropout: in training, the rate p of the dropout on g.
         **kwargs: `keras.layers.LSTM`'s, but `dropout`, `recurrent_dropout`,
             `stateful` and `unroll`, which this layer does not take (the zoo
             drops out between layers). Where Keras's LSTM would run cuDNN
-            (`use_cudnn` True, or "auto" with a GPU), this layer runs
-            Keras's LSTM as it is.
+            (`use_cudnn` True, or "auto" with a GPU and no `update_dropout`),
+            this layer runs Keras's LSTM as it is.
 
     Call arguments:
         sequences: `[batch, time, features]`.
@@ -57,18 +65,25 @@ class LSTM(keras.layers.LSTM):
     True
     """
 
-    def __init__(self, units, **kwargs):
+    def __init__(self, units, update_dropout=0.0, **kwargs):
         unsupported = {name: kwargs[name] for name in ("dropout", "recurrent_dropout", "stateful", "unroll")
                        if kwargs.get(name)}
         if unsupported:
             raise ValueError(f"zoo.layers.LSTM does not take {unsupported}")
+        if not 0.0 <= update_dropout < 1.0:
+            raise ValueError(f"update_dropout must be in [0, 1), got {update_dropout}")
+        if update_dropout and kwargs.get("use_cudnn") is True:
+            raise ValueError("cuDNN's LSTM has no update_dropout: pass use_cudnn='auto' or False")
         super().__init__(units, **kwargs)
+        self.update_dropout = update_dropout
+        self.drops = True  # `updates_kept` turns the dropout off for a while
         # The written-out gradient is the derivative of these two activations.
         self.standard_activations = (self.cell.activation is keras.activations.tanh
                                      and self.cell.recurrent_activation is keras.activations.sigmoid)
 
     def runs_cudnn(self):
-        return self.use_cudnn is True or (self.use_cudnn == "auto" and bool(tf.config.list_logical_devices("GPU")))
+        return self.use_cudnn is True or (self.use_cudnn == "auto" and not self.update_dropout
+                                          and bool(tf.config.list_logical_devices("GPU")))
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if self.runs_cudnn():
@@ -90,16 +105,17 @@ class LSTM(keras.layers.LSTM):
         if self.go_backwards:
             steps = tf.reverse(steps, [0])
             real = None if real is None else tf.reverse(real, [0])
+        update_masks = self.update_mask(steps) if training and self.drops and self.update_dropout else None
 
         if real is None:
-            states, h, c = self._recurrence(steps, h0, c0, recurrent_kernel, None, training)
+            states, h, c = self._recurrence(steps, h0, c0, recurrent_kernel, None, update_masks, training)
             outputs = states
         else:
             def unmasked():
-                return self._recurrence(steps, h0, c0, recurrent_kernel, None, training)
+                return self._recurrence(steps, h0, c0, recurrent_kernel, None, update_masks, training)
 
             def masked():
-                return self._recurrence(steps, h0, c0, recurrent_kernel, real, training)
+                return self._recurrence(steps, h0, c0, recurrent_kernel, real, update_masks, training)
 
             # In training a batch without padding skips the masking; not in inference, whose graphs go to TFLite,
             # which cannot convert a loop inside a branch.
@@ -111,35 +127,59 @@ class LSTM(keras.layers.LSTM):
         outputs = tf.transpose(outputs, [1, 0, 2])
         return outputs[:, -1], (outputs if self.return_sequences else outputs[:, -1]), [h, c]
 
-    def _recurrence(self, steps, h0, c0, recurrent_kernel, real, training):
+    def update_mask(self, steps):
+        """The dropout mask m_t of g for every step `[time, batch, units]`: 0 or 1 / (1 - update_dropout)."""
+        ones = tf.ones(tf.concat([tf.shape(steps)[:2], [self.units]], axis=0), steps.dtype)
+        return keras.random.dropout(ones, self.update_dropout, seed=self.cell.seed_generator)
+
+    def _recurrence(self, steps, h0, c0, recurrent_kernel, real, update_masks, training):
         """(every step's carried h `[time, batch, units]`, last h, last c), with the written-out gradient in training."""
         if training and self.standard_activations:
-            return _lstm_recurrence(steps, h0, c0, recurrent_kernel, real)
-        return _forward(steps, h0, c0, recurrent_kernel, real, self.cell.activation, self.cell.recurrent_activation)
+            return _lstm_recurrence(steps, h0, c0, recurrent_kernel, real, update_masks)
+        return _forward(steps, h0, c0, recurrent_kernel, real, update_masks, self.cell.activation,
+                        self.cell.recurrent_activation)
+
+    def get_config(self):
+        return {**super().get_config(), "update_dropout": self.update_dropout}
 
 
-def _forward(steps, h0, c0, recurrent_kernel, real, activation=tf.tanh, recurrent_activation=tf.sigmoid,
-             keep_gates=False):
+@contextlib.contextmanager
+def updates_kept(layers):
+    """In this context the `LSTM`s of `layers` drop no update in training: their training path (its written-out
+    backward pass) on the network as it predicts, as dynamic evaluation needs. Trace functions inside it."""
+    lstms = [layer for layer in layers if isinstance(layer, LSTM)]
+    for lstm in lstms:
+        lstm.drops = False
+    try:
+        yield
+    finally:
+        for lstm in lstms:
+            lstm.drops = True
+
+
+def _forward(steps, h0, c0, recurrent_kernel, real, update_masks=None, activation=tf.tanh,
+             recurrent_activation=tf.sigmoid, keep_gates=False):
     """The loop → (carried h each step, last h, last c), and with `keep_gates` each step's gates [i, f, g, o], new
-    cell (before masking) and carried cell, which the backward pass reads."""
+    cell (before masking) and carried cell, which the backward pass reads. `update_masks`: None or the update
+    dropout's masks `[time, batch, units]`."""
     units = recurrent_kernel.shape[0]
 
     def step(carry, inputs):
         h, c = carry[0], carry[1]
-        x, keep = inputs if real is not None else (inputs, None)
+        x, keep, update_mask = _step_elements(inputs, real, update_masks)
         z = x + tf.matmul(h, recurrent_kernel)
         i = recurrent_activation(z[:, :units])
         f = recurrent_activation(z[:, units: 2 * units])
         g = activation(z[:, 2 * units: 3 * units])
         o = recurrent_activation(z[:, 3 * units:])
-        new_c = f * c + i * g
+        new_c = f * c + i * (g if update_mask is None else g * update_mask)
         new_h = o * activation(new_c)
         carried_h, carried_c = new_h, new_c
         if keep is not None:
             carried_h, carried_c = tf.where(keep[:, None], new_h, h), tf.where(keep[:, None], new_c, c)
         return (carried_h, carried_c, tf.concat([i, f, g, o], axis=-1), new_c) if keep_gates else (carried_h, carried_c)
 
-    elements = steps if real is None else (steps, real)
+    elements = _elements(steps, real, update_masks)
     if not keep_gates:
         hs, cs = tf.scan(step, elements, initializer=(h0, c0))
         return hs, hs[-1], cs[-1]
@@ -148,12 +188,27 @@ def _forward(steps, h0, c0, recurrent_kernel, real, activation=tf.tanh, recurren
     return hs, hs[-1], cs[-1], gates, new_cs, cs
 
 
-def _lstm_recurrence(steps, h0, c0, recurrent_kernel, real):
-    """`_forward` with its gradient written out (class docstring); `real` is None or `[time, batch]` booleans."""
+def _elements(steps, real, update_masks):
+    """What the loop reads a step: the projected inputs, and the padding and dropout masks where there are some."""
+    return (steps,) + tuple(masks for masks in (real, update_masks) if masks is not None)
+
+
+def _step_elements(inputs, real, update_masks):
+    """A step's (x, keep or None, update mask or None) from what `_elements` gave the loop."""
+    inputs = list(inputs)
+    x = inputs.pop(0)
+    keep = inputs.pop(0) if real is not None else None
+    return x, keep, inputs.pop(0) if update_masks is not None else None
+
+
+def _lstm_recurrence(steps, h0, c0, recurrent_kernel, real, update_masks=None):
+    """`_forward` with its gradient written out (class docstring); `real` is None or `[time, batch]` booleans,
+    `update_masks` None or the update dropout's masks."""
 
     @tf.custom_gradient
     def recurrence(steps, h0, c0, recurrent_kernel):
-        hs, h, c, gates, new_cs, cs = _forward(steps, h0, c0, recurrent_kernel, real, keep_gates=True)
+        hs, h, c, gates, new_cs, cs = _forward(steps, h0, c0, recurrent_kernel, real, update_masks,
+                                               keep_gates=True)
         units = recurrent_kernel.shape[0]
 
         def gradient(d_hs, d_h, d_c):
@@ -164,21 +219,24 @@ def _lstm_recurrence(steps, h0, c0, recurrent_kernel, real):
             def back(carry, inputs):
                 dh, dc = carry[0], carry[1]
                 d_out, gate, new_c, prev_c = inputs[:4]
+                _, keep, update_mask = _step_elements((None,) + tuple(inputs[4:]), real, update_masks)
                 dh = dh + d_out
                 i, f, g, o = (gate[:, n * units: (n + 1) * units] for n in range(4))
                 tanh_c = tf.tanh(new_c)
                 d_new_c = dc + dh * o * (1 - tanh_c * tanh_c)
-                dz = tf.concat([d_new_c * g * i * (1 - i), d_new_c * prev_c * f * (1 - f),
-                                d_new_c * i * (1 - g * g), dh * tanh_c * o * (1 - o)], axis=-1)
+                d_update = d_new_c if update_mask is None else d_new_c * update_mask  # ∂c/∂g = i ⊙ m
+                update = g if update_mask is None else g * update_mask
+                dz = tf.concat([d_new_c * update * i * (1 - i), d_new_c * prev_c * f * (1 - f),
+                                d_update * i * (1 - g * g), dh * tanh_c * o * (1 - o)], axis=-1)
                 d_prev_h, d_prev_c = tf.matmul(dz, transposed_kernel), d_new_c * f
-                if real is not None:  # a padded step passed h and c through unchanged
-                    keep = inputs[4][:, None]
+                if keep is not None:  # a padded step passed h and c through unchanged
+                    keep = keep[:, None]
                     dz = tf.where(keep, dz, tf.zeros_like(dz))
                     d_prev_h, d_prev_c = tf.where(keep, d_prev_h, dh), tf.where(keep, d_prev_c, dc)
                 return d_prev_h, d_prev_c, dz
 
             # d_h and d_c (the last state's) start the carry; the last step's carried h is also hs[-1].
-            elements = (d_hs, gates, new_cs, previous_c) + ((real,) if real is not None else ())
+            elements = (d_hs, gates, new_cs, previous_c) + _elements(steps, real, update_masks)[1:]
             d_prev_hs, d_prev_cs, dzs = tf.scan(back, elements, initializer=(d_h, d_c, tf.zeros_like(gates[0])),
                                                 reverse=True)
             flat_dz = tf.reshape(dzs, [-1, 4 * units])

@@ -25,6 +25,8 @@ class SkipStackedRNN(keras.layers.Layer):
         units: LSTM units per layer.
         num_layers: depth N.
         use_cudnn: passed to the LSTMs (exports use False, see zoo.export).
+        update_dropout: passed to the LSTMs: in training, dropout on their
+            cell updates (`zoo.layers.LSTM`).
 
     Call arguments:
         inputs: `[batch, time, features]`.
@@ -52,16 +54,18 @@ class SkipStackedRNN(keras.layers.Layer):
     True
     """
 
-    def __init__(self, units, num_layers, use_cudnn="auto", **kwargs):
+    def __init__(self, units, num_layers, use_cudnn="auto", update_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         if units <= 0 or num_layers <= 0:
             raise ValueError(f"units and num_layers must be positive, got {units}, {num_layers}")
         self.units = units
         self.num_layers = num_layers
         self.use_cudnn = use_cudnn
+        self.update_dropout = update_dropout
         self.supports_masking = True
         self.cells = [
-            LSTM(units, return_sequences=True, return_state=True, use_cudnn=use_cudnn, name=f"lstm_{n}")
+            LSTM(units, update_dropout=update_dropout, return_sequences=True, return_state=True, use_cudnn=use_cudnn,
+                 name=f"lstm_{n}")
             for n in range(num_layers)
         ]
 
@@ -85,4 +89,4 @@ class SkipStackedRNN(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "num_layers": self.num_layers,
-                "use_cudnn": self.use_cudnn}
+                "use_cudnn": self.use_cudnn, "update_dropout": self.update_dropout}

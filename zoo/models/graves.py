@@ -20,6 +20,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo import decoding
+from zoo.layers.lstm import updates_kept
 from zoo.layers.mdn import MixtureDensityOutput
 from zoo.layers.stacked_rnn import SkipStackedRNN
 from zoo.text.reserved import PAD_ID, UNK_ID
@@ -34,6 +35,10 @@ class GravesTextModel(keras.Model):
         units: LSTM units per layer (§3.2 Wikipedia: 700).
         num_layers: stack depth (§3.2 Wikipedia: 7).
         use_cudnn: passed to the LSTMs.
+        update_dropout: in training, dropout on the LSTMs' cell updates
+            (`zoo.layers.LSTM`; Semeniuta et al. 2016). Graves regularised
+            with weight noise instead; 0, his unregularised network, by
+            default.
 
     Call arguments:
         char_ids: int `[batch, time]`; id 0 is padding (masked).
@@ -59,7 +64,7 @@ class GravesTextModel(keras.Model):
     True
     """
 
-    def __init__(self, vocabulary_size, units=700, num_layers=7, use_cudnn="auto", **kwargs):
+    def __init__(self, vocabulary_size, units=700, num_layers=7, use_cudnn="auto", update_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         if vocabulary_size < 3:
             raise ValueError(f"vocabulary_size must be at least 3 (padding, [UNK], a character), got {vocabulary_size}")
@@ -67,7 +72,8 @@ class GravesTextModel(keras.Model):
         self.units = units
         self.num_layers = num_layers
         self.use_cudnn = use_cudnn
-        self.stack = SkipStackedRNN(units, num_layers, use_cudnn=use_cudnn, name="stack")
+        self.update_dropout = update_dropout
+        self.stack = SkipStackedRNN(units, num_layers, use_cudnn=use_cudnn, update_dropout=update_dropout, name="stack")
         self.output_layer = keras.layers.Dense(vocabulary_size, name="output")
 
     def call(self, char_ids, initial_states=None, return_states=False, training=False, padded=True):
@@ -111,7 +117,7 @@ class GravesTextModel(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size, "units": self.units,
-                "num_layers": self.num_layers, "use_cudnn": self.use_cudnn}
+                "num_layers": self.num_layers, "use_cudnn": self.use_cudnn, "update_dropout": self.update_dropout}
 
 
 def stream_negative_log_likelihood(model, ids, window=100, dynamic_learning_rate=0.0):
@@ -134,7 +140,7 @@ def stream_negative_log_likelihood(model, ids, window=100, dynamic_learning_rate
 
     def window_nll(inputs, targets, states):
         # In training mode the LSTMs take their written-out backward pass (zoo.layers.LSTM), far cheaper than
-        # differentiating their loop; this model has no dropout, so its outputs are the same in either mode.
+        # differentiating their loop; without dropout (`updates_kept`) their outputs are the same in either mode.
         logits, states = model(inputs, initial_states=states, return_states=True, padded=False,
                                training=bool(dynamic_learning_rate))
         nll = keras.losses.sparse_categorical_crossentropy(targets, tf.cast(logits, tf.float32), from_logits=True)
@@ -155,11 +161,12 @@ def stream_negative_log_likelihood(model, ids, window=100, dynamic_learning_rate
     states = [[tf.zeros((1, model.units)), tf.zeros((1, model.units))] for _ in range(model.num_layers)]
     total = 0.0
     try:
-        for start in range(0, len(ids) - 1, window):
-            targets = ids[start + 1: start + window + 1]
-            nll, states = read(ids[None, start: start + len(targets)], targets[None], states,
-                               tf.constant(dynamic_learning_rate, tf.float32))
-            total += float(nll)
+        with updates_kept(model.stack.cells):
+            for start in range(0, len(ids) - 1, window):
+                targets = ids[start + 1: start + window + 1]
+                nll, states = read(ids[None, start: start + len(targets)], targets[None], states,
+                                   tf.constant(dynamic_learning_rate, tf.float32))
+                total += float(nll)
     finally:
         model.set_weights(weights)
     return total / (len(ids) - 1)
