@@ -1,4 +1,6 @@
 import contextlib
+import fcntl
+import json
 import os
 import runpy
 import subprocess
@@ -49,6 +51,21 @@ def recipe_flags(name):
         flags.FLAGS.unparse_flags()
         for defined in set(flags.FLAGS) - before:
             delattr(flags.FLAGS, defined)
+
+
+def computed_once(tmp_path_factory, name, compute):
+    """`compute(folder)`, a JSON value, computed by the first of this session's test processes (pytest-xdist's
+    workers) to ask, in a folder they all share; the others wait for it and read the value it gave."""
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root  # the workers' common folder
+    folder, result = root / name, root / f"{name}.json"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not result.exists():
+            folder.mkdir(exist_ok=True)
+            value = compute(folder)
+            result.write_text(json.dumps(value))
+        return json.loads(result.read_text())
 
 
 @pytest.fixture(scope="session")

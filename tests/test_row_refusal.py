@@ -4,35 +4,21 @@ the rows beside it are other clients' requests)."""
 
 import re
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo import export, text
-from zoo.models import GravesHandwritingModel, GravesSynthesisModel, GravesTextModel
+from test_tasks import exports  # noqa: F401 (the fixture: a tiny export of each family)
+from zoo import export
 
-ALPHABET = ["[PAD]", "[UNK]", " ", "a", "b", "c"]
-MEAN, STD = (1.0, -0.5), (4.0, 3.0)
 NAN, INF = float("nan"), float("inf")
 
 
 @pytest.fixture(scope="module")
-def signatures(tmp_path_factory):
-    keras.utils.set_random_seed(6)
-    base = tmp_path_factory.mktemp("rows")
-    characters = text.CharacterTokenizer(ALPHABET)
-    text_model = GravesTextModel(characters.vocabulary_size, units=8, num_layers=2)
-    text_model(text_model.example_input())
-    handwriting = GravesHandwritingModel(units=8, num_layers=2, num_components=2)
-    handwriting(handwriting.example_input())
-    synthesis = GravesSynthesisModel(len(ALPHABET), units=8, num_layers=2, num_components=2, window_components=2)
-    synthesis(synthesis.example_input())
-    paths = [export.export_graves_text(text_model, characters, str(base / "text"), tflite=False),
-             export.export_graves_handwriting(handwriting, MEAN, STD, str(base / "handwriting"), tflite=False),
-             export.export_synthesis(synthesis, characters, MEAN, STD, str(base / "synthesis"), tflite=False)]
-    text_signatures, handwriting_signatures, synthesis_signatures = (tf.saved_model.load(p).signatures
-                                                                     for p in paths)
+def signatures(exports):
+    text_signatures, handwriting_signatures, synthesis_signatures = (
+        tf.saved_model.load(exports[name][0]).signatures for name in ("graves_text", "graves_handwriting",
+                                                                       "graves_synthesis"))
     return {"generate": text_signatures["generate"], "sample": handwriting_signatures["sample"],
             "serving_default": synthesis_signatures["serving_default"],
             "write_in_style": synthesis_signatures["write_in_style"]}

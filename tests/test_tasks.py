@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from conftest import REPO, run_python
+from conftest import REPO, computed_once, run_python
 from zoo import export, text
 from zoo.explain import explain_html
 from zoo.models import (GNMT, ChoEncoderDecoder, GravesHandwritingModel, GravesSynthesisModel, GravesTextModel,
@@ -61,9 +61,14 @@ def tiny_models():
 
 @pytest.fixture(scope="session")
 def exports(tmp_path_factory):
-    """`{name: (the export's version directory, the model exported)}`, a tiny untrained model of each family."""
-    base = tmp_path_factory.mktemp("tasks")
-    return {name: (write(model, str(base / name)), model) for name, (model, write) in tiny_models().items()}
+    """`{name: (the export's version directory, the model exported)}`, a tiny untrained model of each family.
+
+    Exported once a session, by the first test process that asks: `tiny_models` is seeded, so the others hold
+    the same weights (`test_the_model_is_the_exported_one_with_its_weights` checks it in each process)."""
+    models = tiny_models()
+    paths = computed_once(tmp_path_factory, "tiny_exports",
+                          lambda base: {name: write(model, str(base / name)) for name, (model, write) in models.items()})
+    return {name: (paths[name], model) for name, (model, _) in models.items()}
 
 
 @pytest.fixture(scope="session")
