@@ -17,7 +17,7 @@ import os
 from absl import app, flags
 
 import zoo
-from zoo import strokes
+from zoo import export, strokes, web
 from zoo.tasks.handwriting import Handwriting
 
 FLAGS = flags.FLAGS
@@ -33,7 +33,7 @@ PRIMED_BIAS = 0.75
 
 def styles(writer):
     """The export's styles as `Handwriting` (points and the text they write)."""
-    path = os.path.join(writer.path, "assets.extra", "styles.json")
+    path = os.path.join(writer.path, export.EXTRA_DIR, web.STYLES_FILE)
     if not os.path.exists(path):
         raise app.UsageError(f"{path} is missing: write the styles first (python -m zoo styles)")
     with open(path, encoding="utf-8") as f:
@@ -41,6 +41,9 @@ def styles(writer):
 
 
 def finished(lines, what):
+    refused = {line.error for line in lines if line.error}
+    if refused:
+        raise SystemExit(f"{what}: the export refused the text: {'; '.join(sorted(refused))}")
     unfinished = [line.text for line in lines if not line.finished]
     if unfinished:
         raise SystemExit(f"{what}: the model ran out of steps on {unfinished}; try another --seed")

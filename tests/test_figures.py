@@ -62,6 +62,11 @@ def test_an_unfinished_line_stops_the_script(tmp_path):
         figures.written(writer, TEXT, SEED)
 
 
+def test_a_refused_text_stops_the_script_with_the_exports_reason(writer):
+    with pytest.raises(SystemExit, match="biased lines: the export refused the text: text longer than 120 characters"):
+        figures.written(writer, "a" * 121, SEED)
+
+
 def test_an_export_without_styles_is_told_how_to_write_them(tmp_path):
     writer = zoo.load(synthesis_export(tmp_path, 0.05))
     with pytest.raises(figures.app.UsageError, match="styles.json is missing: write the styles first"):
