@@ -21,11 +21,6 @@ from zoo import export, strokes, web
 from zoo.tasks.handwriting import Handwriting
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("export", "savedmodels/graves_synthesis_iam", "A synthesis export (its newest version is read).")
-flags.DEFINE_string("out_dir", os.path.dirname(os.path.abspath(__file__)), "Where the pictures go.")
-flags.DEFINE_string("name", "graves_synthesis_iam", "The pictures' file names start with it.")
-flags.DEFINE_string("text", "the zoo writes any text by hand", "What the pictures write.")
-flags.DEFINE_integer("seed", 3, "The sampling seed of every line.")
 
 BIASES = (0.0, 0.75, 2.0)
 PRIMED_BIAS = 0.75
@@ -66,6 +61,17 @@ def draw(biased, primed, out_dir, name):
             biased[BIASES.index(2.0)].save_alignment(path("alignment"))]
 
 
+def define_flags():
+    """The script's flags; defined only when it runs, so importing it (as the tests do) leaves absl's global
+    flags to the recipes."""
+    flags.DEFINE_string("export", "savedmodels/graves_synthesis_iam",
+                        "A synthesis export (its newest version is read).")
+    flags.DEFINE_string("out_dir", os.path.dirname(os.path.abspath(__file__)), "Where the pictures go.")
+    flags.DEFINE_string("name", "graves_synthesis_iam", "The pictures' file names start with it.")
+    flags.DEFINE_string("text", "the zoo writes any text by hand", "What the pictures write.")
+    flags.DEFINE_integer("seed", 3, "The sampling seed of every line.")
+
+
 def main(argv):
     del argv
     writer = zoo.load(FLAGS.export)
@@ -76,4 +82,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -6,6 +6,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from absl import flags
 from PIL import Image
 
 import zoo
@@ -71,3 +72,8 @@ def test_an_export_without_styles_is_told_how_to_write_them(tmp_path):
     writer = zoo.load(synthesis_export(tmp_path, 0.05))
     with pytest.raises(figures.app.UsageError, match="styles.json is missing: write the styles first"):
         figures.styles(writer)
+
+
+def test_importing_the_script_leaves_absls_flags_to_the_recipes():
+    # The recipes define --seed and --export in the same process (tests/test_recipe_flags.py).
+    assert "seed" not in flags.FLAGS and "out_dir" not in flags.FLAGS
