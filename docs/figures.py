@@ -18,6 +18,7 @@ from absl import app, flags
 
 import zoo
 from zoo import export, strokes, web
+from zoo.tasks import ExportError
 from zoo.tasks.handwriting import Handwriting
 
 FLAGS = flags.FLAGS
@@ -61,6 +62,14 @@ def draw(biased, primed, out_dir, name):
             biased[BIASES.index(2.0)].save_alignment(path("alignment"))]
 
 
+def readable(path):
+    """The task of the export at `path`; an unreadable one stops the script with `zoo.load`'s one line."""
+    try:
+        return zoo.load(path)
+    except ExportError as e:
+        raise app.UsageError(str(e)) from None
+
+
 def define_flags():
     """The script's flags; defined only when it runs, so importing it (as the tests do) leaves absl's global
     flags to the recipes."""
@@ -74,7 +83,7 @@ def define_flags():
 
 def main(argv):
     del argv
-    writer = zoo.load(FLAGS.export)
+    writer = readable(FLAGS.export)
     if writer.family != "synthesis":
         raise app.UsageError(f"{FLAGS.export} is a {writer.family} export; the pictures need a synthesis export")
     for path in draw(*written(writer, FLAGS.text, FLAGS.seed), FLAGS.out_dir, FLAGS.name):

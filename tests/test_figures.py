@@ -74,6 +74,11 @@ def test_an_export_without_styles_is_told_how_to_write_them(tmp_path):
         figures.styles(writer)
 
 
+def test_an_unreadable_export_stops_the_script_in_one_line(tmp_path):
+    with pytest.raises(figures.app.UsageError, match="no such directory"):
+        figures.readable(str(tmp_path / "missing"))
+
+
 def test_importing_the_script_leaves_absls_flags_to_the_recipes():
     # The recipes define --seed and --export in the same process (tests/test_recipe_flags.py).
     assert "seed" not in flags.FLAGS and "out_dir" not in flags.FLAGS
