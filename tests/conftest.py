@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_text
-from absl import flags
+from absl import app, flags
 from ai_edge_litert import interpreter as litert
 
 from zoo import data, export, text
@@ -29,28 +29,71 @@ def run_python(args, cwd, timeout=600):
                           timeout=timeout)
 
 
-def run_recipe(name, tmp_path, *flags, config=None, export_dir=None):
-    """Runs `recipes/train_<name>.py --flagfile=recipes/configs/<config>.flags` (default `<name>_demo`) as a user
-    would, its data, run and export folders under `tmp_path`, in a fresh process."""
+def recipe_argv(name, tmp_path, *flags, config=None, export_dir=None):
+    """`recipes/train_<name>.py --flagfile=recipes/configs/<config>.flags` (default `<name>_demo`), its data, run
+    and export folders under `tmp_path`, then `flags`."""
     flagfile = REPO / "recipes" / "configs" / f"{config or name + '_demo'}.flags"
-    return run_python([str(REPO / "recipes" / f"train_{name}.py"), f"--flagfile={flagfile}",
-                       f"--data_dir={tmp_path / 'data'}", f"--model_dir={tmp_path / 'run'}",
-                       f"--export_dir={export_dir or tmp_path / 'savedmodels'}", *flags], cwd=tmp_path)
+    return [str(REPO / "recipes" / f"train_{name}.py"), f"--flagfile={flagfile}", f"--data_dir={tmp_path / 'data'}",
+            f"--model_dir={tmp_path / 'run'}", f"--export_dir={export_dir or tmp_path / 'savedmodels'}", *flags]
+
+
+def run_recipe(name, tmp_path, *flags, config=None, export_dir=None):
+    """Runs `recipe_argv(...)` as a user would, in a fresh process in `tmp_path`."""
+    return run_python(recipe_argv(name, tmp_path, *flags, config=config, export_dir=export_dir), cwd=tmp_path)
+
+
+def recipe_stop(name, tmp_path, *flags, config=None, export_dir=None):
+    """The line `run_recipe(...)` stops with when its set-up fails: the recipe's `__main__` run in this process, in
+    `tmp_path`, until it exits with that line (`recipes/run_flags.py`), without a fresh process's start of seconds.
+
+    A recipe that does not stop so fails the test. The global dtype policy a run sets is restored.
+    `tests/test_recipe.py` checks in a fresh process that the line is all a stopped recipe prints.
+    """
+    argv = recipe_argv(name, tmp_path, *flags, config=config, export_dir=export_dir)
+    policy = keras.config.dtype_policy()
+    with defined_flags(), contextlib.chdir(tmp_path), _argv(argv):
+        try:
+            runpy.run_path(argv[0], run_name="__main__")
+        except SystemExit as stop:
+            if isinstance(stop.code, str):
+                return stop.code
+        finally:
+            keras.config.set_dtype_policy(policy)
+    pytest.fail(f"{' '.join(argv)} did not stop with an error line")
 
 
 @contextlib.contextmanager
-def recipe_flags(name):
-    """`recipes/train_<name>.py`'s flags defined in this process; yields `parse(*argv)`. Removed afterwards."""
+def _argv(argv):
+    saved = sys.argv
+    sys.argv = list(argv)
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+@contextlib.contextmanager
+def defined_flags():
+    """Flags a recipe defines in this context (with `recipes/` on the path, as when it runs) are removed afterwards;
+    absl's help flags, which `app.run` defines once a process, stay."""
+    app.define_help_flags()
     before = set(flags.FLAGS)
     sys.path.insert(0, str(REPO / "recipes"))
     try:
-        runpy.run_path(str(REPO / "recipes" / f"train_{name}.py"), run_name=f"recipe_{name}")
-        yield lambda *argv: flags.FLAGS([f"train_{name}", *argv])
+        yield
     finally:
         sys.path.remove(str(REPO / "recipes"))
         flags.FLAGS.unparse_flags()
         for defined in set(flags.FLAGS) - before:
             delattr(flags.FLAGS, defined)
+
+
+@contextlib.contextmanager
+def recipe_flags(name):
+    """`recipes/train_<name>.py`'s flags defined in this process; yields `parse(*argv)`. Removed afterwards."""
+    with defined_flags():
+        runpy.run_path(str(REPO / "recipes" / f"train_{name}.py"), run_name=f"recipe_{name}")
+        yield lambda *argv: flags.FLAGS([f"train_{name}", *argv])
 
 
 def computed_once(tmp_path_factory, name, compute):

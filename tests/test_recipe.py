@@ -6,10 +6,15 @@ import re
 
 import pytest
 
-from conftest import REPO, run_python, run_recipe
+from conftest import REPO, recipe_stop, run_python, run_recipe
 
 def recipe(tmp_path, *flags):
     return run_recipe("han", tmp_path, *flags, export_dir=tmp_path / "savedmodels" / "han")
+
+
+def stop(tmp_path, *flags):
+    """The line `recipe(tmp_path, *flags)` stops with, from a run in this process (`conftest.recipe_stop`)."""
+    return recipe_stop("han", tmp_path, *flags, export_dir=tmp_path / "savedmodels" / "han")
 
 
 def last_line(result):
@@ -74,8 +79,15 @@ def test_init_from_an_export_starts_from_its_weights_and_vocabulary(resumed_run,
         ([f"--vocabulary_size={size}", "--gru_units=8"], "(64, 24) in the model: built with other sizes"),
         (["--resume"], "--init_from starts a run from an export; --resume continues one"),
     ]:
-        refused = recipe(tmp_path, f"--init_from={exported}", f"--model_dir={tmp_path / 'refused'}", *flags)
-        assert refused.returncode == 1 and message in last_line(refused), refused.stderr[-2000:]
+        assert message in stop(tmp_path, f"--init_from={exported}", f"--model_dir={tmp_path / 'refused'}", *flags)
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "train.csv").write_text('"1","fine"\n"one","bad label"\n')
+    (tmp_path / "bad" / "test.csv").write_text('"1","fine"\n')
+    return tmp_path
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -86,13 +98,15 @@ def test_init_from_an_export_starts_from_its_weights_and_vocabulary(resumed_run,
     (["--export_dir={tmp}/bad/train.csv/han"], "train_han: error: cannot write exports to {tmp}/bad/train.csv/han"),
     (["--resume"], "train_han: error: --resume: no checkpoint in"),
 ])
-def test_bad_set_up_stops_with_one_line(tmp_path, flags, message):
-    (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "train.csv").write_text('"1","fine"\n"one","bad label"\n')
-    (tmp_path / "bad" / "test.csv").write_text('"1","fine"\n')
-    result = recipe(tmp_path, *(flag.format(tmp=tmp_path) for flag in flags))
-    assert result.returncode != 0
-    assert message.format(tmp=tmp_path) in last_line(result)
+def test_bad_set_up_stops_with_one_line(bad_files, flags, message):
+    assert message.format(tmp=bad_files) in stop(bad_files, *(flag.format(tmp=bad_files) for flag in flags))
+
+
+def test_a_stopped_recipe_prints_its_one_line_and_no_traceback(bad_files):
+    result = recipe(bad_files, "--dataset=zhang_csv", f"--data_dir={bad_files}/bad")
+    assert result.returncode == 1
+    # The same line as in this process: the stop is `sys.exit` with it.
+    assert last_line(result) == stop(bad_files, "--dataset=zhang_csv", f"--data_dir={bad_files}/bad")
     assert "Traceback" not in result.stderr
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import run_recipe, tflite_interpreter
+from conftest import recipe_stop, run_recipe, tflite_interpreter
 from test_export_signatures import describe_saved_model
 
 # Four epochs: a minute alone. The smoke run below evaluates dynamically in CI, the bfloat16 run exports a .tflite.
@@ -29,13 +29,20 @@ def test_demo_config_learns_and_exports(tmp_path):
     assert os.path.exists(tmp_path / "savedmodels" / "1" / "assets.extra" / "graves_text_step.tflite")
 
 
-def test_smoke_run_resume_and_dynamic_evaluation(tmp_path):
-    first = run_recipe("graves_text", tmp_path, "--epochs=1", "--steps_per_epoch=2", "--notflite",
-                       "--update_dropout=0.25")
+@pytest.fixture(scope="module")
+def float32_run(tmp_path_factory):
+    """A float32 smoke run and its resumed second epoch, with dynamic evaluation: `(folder, first, resumed)`."""
+    tmp_path = tmp_path_factory.mktemp("graves_text_run")
+    flags = ["--precision=float32", "--steps_per_epoch=2", "--notflite", "--update_dropout=0.25"]
+    first = run_recipe("graves_text", tmp_path, "--epochs=1", *flags)
+    resumed = run_recipe("graves_text", tmp_path, "--resume", "--epochs=2", *flags,
+                         "--dynamic_learning_rates=0.001,0.01", "--dynamic_tune_characters=2000")
+    return tmp_path, first, resumed
+
+
+def test_smoke_run_resume_and_dynamic_evaluation(float32_run):
+    tmp_path, first, resumed = float32_run
     assert first.returncode == 0, first.stderr[-3000:]
-    resumed = run_recipe("graves_text", tmp_path, "--resume", "--epochs=2", "--steps_per_epoch=2", "--notflite",
-                         "--update_dropout=0.25", "--dynamic_learning_rates=0.001,0.01",
-                         "--dynamic_tune_characters=2000")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
     assert sorted(os.listdir(tmp_path / "savedmodels")) == ["1", "2"]
@@ -46,10 +53,9 @@ def test_smoke_run_resume_and_dynamic_evaluation(tmp_path):
         resumed.stdout)
 
 
-def test_bfloat16_and_xla_train_and_export_float32_with_the_float32_runs_signatures(tmp_path):
+def test_bfloat16_and_xla_train_and_export_float32_with_the_float32_runs_signatures(tmp_path, float32_run):
     # bfloat16 compute with an XLA train step; the export is float32, as a float32 run's.
-    for run in ("bfloat16", "float32"):
-        (tmp_path / run).mkdir()
+    (tmp_path / "bfloat16").mkdir()
     result = run_recipe("graves_text", tmp_path / "bfloat16", "--precision=bfloat16", "--jit_compile", "--epochs=1",
                         "--steps_per_epoch=2")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -66,10 +72,9 @@ def test_bfloat16_and_xla_train_and_export_float32_with_the_float32_runs_signatu
     out = generate(text=tf.constant(["The "]), length=tf.constant([5]), temperature=tf.constant([1.0]),
                    seed=tf.constant([1], tf.int64))
     assert len(out["text"].numpy()[0].decode("utf-8")) == 5
-    float32 = run_recipe("graves_text", tmp_path / "float32", "--precision=float32", "--epochs=1",
-                         "--steps_per_epoch=1", "--notflite")
-    assert float32.returncode == 0, float32.stderr[-3000:]
-    assert describe_saved_model(str(export)) == describe_saved_model(str(tmp_path / "float32" / "savedmodels" / "1"))
+    float32, first, _ = float32_run
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert describe_saved_model(str(export)) == describe_saved_model(str(float32 / "savedmodels" / "1"))
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -77,7 +82,5 @@ def test_bfloat16_and_xla_train_and_export_float32_with_the_float32_runs_signatu
     (["--corpus=tinyshakespeare", "--data_dir={tmp}"], "no input.txt in {tmp}; pass --download"),
 ])
 def test_bad_set_up_stops_with_one_line(tmp_path, flags, message):
-    result = run_recipe("graves_text", tmp_path, *(flag.format(tmp=tmp_path) for flag in flags))
-    assert result.returncode != 0
-    assert message.format(tmp=tmp_path) in result.stderr
-    assert "Traceback" not in result.stderr
+    stop = recipe_stop("graves_text", tmp_path, *(flag.format(tmp=tmp_path) for flag in flags))
+    assert message.format(tmp=tmp_path) in stop
