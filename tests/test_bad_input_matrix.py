@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import MAX_SENTENCES
-from test_tasks import exports  # noqa: F401 (the fixture: a tiny export of each family)
+from test_tasks import TINY_MAX_SENTENCES, exports  # noqa: F401 (the fixture: a tiny export of each family)
 
 ONE_MEGABYTE = "It was superb. " * 69906
 BAD_INPUTS = ("empty", "whitespace", "non_utf8", "one_megabyte", "batch_of_0", "wrong_dtype", "wrong_rank",
@@ -20,8 +19,8 @@ BAD_INPUTS = ("empty", "whitespace", "non_utf8", "one_megabyte", "batch_of_0", "
 
 
 @pytest.fixture(scope="module")
-def signatures(han_export, exports):
-    paths = {"han": han_export, "graves_text": exports["graves_text"][0],
+def signatures(exports):
+    paths = {"han": exports["han"][0], "graves_text": exports["graves_text"][0],
              "graves_handwriting": exports["graves_handwriting"][0]}
     loaded = {name: tf.saved_model.load(path).signatures["serving_default"] for name, path in paths.items()}
     translation = tf.saved_model.load(exports["gnmt"][0]).signatures
@@ -167,7 +166,7 @@ EXPECTED = {
                                       "\ufffd" in [w.decode() for w in out["words"].numpy().ravel()]),
     # Cut to max_sentences × max_words.
     ("han", "one_megabyte"): lambda out: (han_classifies(out),
-                                          out["word_attention"].shape[1] == MAX_SENTENCES),
+                                          out["word_attention"].shape[1] == TINY_MAX_SENTENCES),
     ("han", "batch_of_0"): lambda out: han_classifies(out, batch=0),
     ("han", "wrong_dtype"): error("expected to be a string tensor but is a int32 tensor"),
     ("han", "wrong_rank"): error(r"input must be a vector, got shape: \[1,1\]"),

@@ -24,6 +24,7 @@ from zoo.tasks import (DocumentClassifier, ExportError, Handwriting, Handwriting
 
 TASKS = {"han": DocumentClassifier, "graves_text": TextGenerator, "graves_handwriting": HandwritingModel,
          "graves_synthesis": HandwritingWriter, "gnmt": Translator, "cho": Translator}
+TINY_MAX_SENTENCES = 3  # the tiny HAN's
 SOURCES = ["the cat sat.", "", "a dog ran on the mat."]
 TARGETS = ["a cat.", "the dog.", "a dog sat on the mat."]
 
@@ -31,7 +32,8 @@ TARGETS = ["a cat.", "the dog.", "a dog sat on the mat."]
 def tiny_models():
     """A tiny untrained model of each family, built: `{name: (model, export function of (model, base))}`."""
     keras.utils.set_random_seed(5)
-    words = text.DocumentTokenizer(["[PAD]", "[UNK]", "good", "bad", "film", "."], max_sentences=3, max_words=5)
+    words = text.DocumentTokenizer(["[PAD]", "[UNK]", "good", "bad", "film", "."], max_sentences=TINY_MAX_SENTENCES,
+                                   max_words=5)
     characters = text.CharacterTokenizer(["[PAD]", "[UNK]", " ", "a", "b", "c", "."])
     pieces = text.SubwordTokenizer(text.build_subword_model(["the cat sat on the mat.", "a dog ran."] * 20, 300))
     models = {
