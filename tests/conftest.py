@@ -6,6 +6,7 @@ import runpy
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import keras
 import numpy as np
@@ -51,7 +52,7 @@ def recipe_stop(name, tmp_path, *flags, config=None, export_dir=None):
     """
     argv = recipe_argv(name, tmp_path, *flags, config=config, export_dir=export_dir)
     policy = keras.config.dtype_policy()
-    with defined_flags(), contextlib.chdir(tmp_path), _argv(argv):
+    with defined_flags(), contextlib.chdir(tmp_path), mock.patch.object(sys, "argv", argv):
         try:
             runpy.run_path(argv[0], run_name="__main__")
         except SystemExit as stop:
@@ -60,16 +61,6 @@ def recipe_stop(name, tmp_path, *flags, config=None, export_dir=None):
         finally:
             keras.config.set_dtype_policy(policy)
     pytest.fail(f"{' '.join(argv)} did not stop with an error line")
-
-
-@contextlib.contextmanager
-def _argv(argv):
-    saved = sys.argv
-    sys.argv = list(argv)
-    try:
-        yield
-    finally:
-        sys.argv = saved
 
 
 @contextlib.contextmanager
