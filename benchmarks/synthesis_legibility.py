@@ -1,6 +1,6 @@
 """How legible is synthesised handwriting? An OCR engine no one here wrote reads it (Graves 2013 §5).
 
-    python benchmarks/synthesis_legibility.py --export savedmodels/graves_synthesis/1
+    python benchmarks/synthesis_legibility.py --export savedmodels/graves_synthesis_iam/1
     python benchmarks/synthesis_legibility.py --export /tmp/synth/export/1 --lines 5 --out_dir /tmp/legibility
     python benchmarks/synthesis_legibility.py --export savedmodels/graves_synthesis_iam/1 --first 20   # lines 20-39
 

@@ -4,12 +4,12 @@
     python -m zoo translate --export savedmodels/gnmt --alignment alignment.png "A dog runs on the beach."
     python -m zoo classify --export savedmodels/han --html why.html --png why.png "The plot was superb."
     python -m zoo generate --export savedmodels/graves_text --length 300 "The "
-    python -m zoo write --export savedmodels/graves_synthesis --text "a new tale" line.svg --alignment window.png
+    python -m zoo write --export savedmodels/graves_synthesis_iam --text "a new tale" line.svg --alignment window.png
     python -m zoo write --export savedmodels/graves_handwriting --steps 700 sample.png
     python -m zoo draw strokes.npy strokes.svg
     python -m zoo tflite --export savedmodels/gnmt_multi30k_en_de translation.tflite   # the float .tflite
     python -m zoo styles --export savedmodels/graves_synthesis --text "a style line"   # the page's styles
-    python -m zoo demo --export savedmodels/graves_synthesis   # the handwriting page (web/) on 127.0.0.1
+    python -m zoo demo --export savedmodels/graves_synthesis_iam   # the handwriting page (web/) on 127.0.0.1
 
 `translate`, `classify` and `generate` read their texts from the command
 line or, when none is given, from standard input, a line each, and print

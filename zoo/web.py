@@ -10,7 +10,7 @@ and style the page and `SynthesisLoop` write the same points and stop at the
 same step.
 
     python -m zoo styles --export savedmodels/graves_synthesis --text "a style line"   # write_styles
-    python -m zoo demo --export savedmodels/graves_synthesis                            # serve
+    python -m zoo demo --export savedmodels/graves_synthesis_iam                        # serve
 
 The page reads from the export's `assets.extra/`: the cell, `characters.json`
 (the alphabet), `normalisation.json` (the offsets' statistics),

@@ -26,7 +26,7 @@ handwriting export, or write texts with a synthesis export:
 
     python -m zoo draw strokes.npy sample.png
     python -m zoo write --export savedmodels/graves_handwriting sample.svg --steps 700 --bias 1.0 --seed 0
-    python -m zoo write --export savedmodels/graves_synthesis lines.png --text "a new tale" \\
+    python -m zoo write --export savedmodels/graves_synthesis_iam lines.png --text "a new tale" \\
         --text "vote on a lion" --bias 2.0 --seed 0 --alignment window.png
 """
 

@@ -9,7 +9,7 @@
     generator = zoo.load("savedmodels/graves_text")            # TextGenerator
     print(generator.generate("The ", length=100).text)
     zoo.load("savedmodels/graves_handwriting").sample(steps=700).save("sample.svg")    # HandwritingModel
-    zoo.load("savedmodels/graves_synthesis").write("a new tale").save("line.png")     # HandwritingWriter
+    zoo.load("savedmodels/graves_synthesis_iam").write("a new tale").save("line.png") # HandwritingWriter
 
 A task runs the export's own signatures, what TF Serving serves, and
 returns plain Python and NumPy values: a text in, a result out; a list in,
