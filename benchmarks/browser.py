@@ -2,7 +2,7 @@
 
     npm ci --prefix web
     python benchmarks/browser.py --export savedmodels/graves_synthesis
-    python benchmarks/browser.py --export savedmodels/graves_synthesis --screenshot docs/web_demo.png
+    python benchmarks/browser.py --export savedmodels/graves_synthesis_iam --screenshot docs/web_demo.png
 
 The page (`web/`, served by `zoo.web.serve`) writes in headless Chromium with
 LiteRT.js on its wasm accelerator; `zoo.web.SynthesisLoop` runs the same
