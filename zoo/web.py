@@ -7,7 +7,8 @@ runs it. The cell draws each point itself from four uniform numbers a step,
 and both loops take those numbers from `Uniforms` (mulberry32; the page's
 `web/uniforms.js` is the same generator), so for the same text, bias, seed
 and style the page and `SynthesisLoop` write the same points and stop at the
-same step.
+same step with a float cell (a quantised cell's int8 kernels round differently
+in WebAssembly and on x86, so its lines can part).
 
     python -m zoo styles --export savedmodels/graves_synthesis --text "a style line"   # write_styles
     python -m zoo demo --export savedmodels/graves_synthesis_iam                        # serve
