@@ -102,6 +102,17 @@ def test_update_dropout_acts_in_training_only_and_round_trips(text_model):
     assert GravesTextModel.from_config(model.get_config()).stack.cells[1].update_dropout == 0.5
 
 
+def test_handwriting_update_dropout_acts_in_training_only_and_round_trips(handwriting_model):
+    dropping = GravesHandwritingModel(units=10, num_layers=2, num_components=3, update_dropout=0.5)
+    strokes = np.random.default_rng(3).normal(size=(4, 6, 3)).astype(np.float32)
+    dropping(strokes[:1, :1])
+    dropping.set_weights(handwriting_model.get_weights())  # the same weights: dropout adds none
+    np.testing.assert_allclose(dropping(strokes).numpy(), handwriting_model(strokes).numpy(), atol=1e-6)
+    assert not np.allclose(dropping(strokes, training=True).numpy(), handwriting_model(strokes, training=True).numpy(),
+                           atol=1e-3)
+    assert GravesHandwritingModel.from_config(dropping.get_config()).stack.cells[1].update_dropout == 0.5
+
+
 def test_dynamic_evaluation_does_not_drop_out(text_model):
     ids = np.random.default_rng(7).integers(2, len(VOCABULARY), 40).astype(np.int32)
     np.testing.assert_allclose(stream_negative_log_likelihood(dropping_copy(text_model, 0.5), ids, 8, 0.3),

@@ -269,6 +269,12 @@ class GravesHandwritingModel(keras.Model):
 
     Defaults are the paper's: 3 layers of 400 LSTM units, 20 mixture components.
 
+    Args:
+        units, num_layers, num_components, use_cudnn: as the defaults say.
+        update_dropout: in training, dropout on the LSTMs' cell updates, as
+            in `GravesTextModel`; 0, the paper's unregularised network, by
+            default.
+
     Call arguments:
         strokes: float `[batch, time, 3]` = (Δx, Δy, end of stroke), normalised.
         initial_states, return_states: as in `GravesTextModel`.
@@ -289,13 +295,14 @@ class GravesHandwritingModel(keras.Model):
     ((20, 3), True)
     """
 
-    def __init__(self, units=400, num_layers=3, num_components=20, use_cudnn="auto", **kwargs):
+    def __init__(self, units=400, num_layers=3, num_components=20, use_cudnn="auto", update_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         self.units = units
         self.num_layers = num_layers
         self.num_components = num_components
         self.use_cudnn = use_cudnn
-        self.stack = SkipStackedRNN(units, num_layers, use_cudnn=use_cudnn, name="stack")
+        self.update_dropout = update_dropout
+        self.stack = SkipStackedRNN(units, num_layers, use_cudnn=use_cudnn, update_dropout=update_dropout, name="stack")
         # In float32 under a mixed policy: the mixture's parameters (σ = exp σ̂, ρ = tanh ρ̂) and their
         # log-likelihood need more than bfloat16's 8 bits of mantissa.
         self.mixture_density = MixtureDensityOutput(num_components, dtype="float32", name="mixture_density")
@@ -348,4 +355,4 @@ class GravesHandwritingModel(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "num_layers": self.num_layers,
-                "num_components": self.num_components, "use_cudnn": self.use_cudnn}
+                "num_components": self.num_components, "use_cudnn": self.use_cudnn, "update_dropout": self.update_dropout}
