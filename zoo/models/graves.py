@@ -355,4 +355,5 @@ class GravesHandwritingModel(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "num_layers": self.num_layers,
-                "num_components": self.num_components, "use_cudnn": self.use_cudnn, "update_dropout": self.update_dropout}
+                "num_components": self.num_components, "use_cudnn": self.use_cudnn,
+                "update_dropout": self.update_dropout}
