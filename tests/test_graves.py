@@ -87,10 +87,10 @@ def test_text_model_keras_round_trip(text_model, tmp_path):
     np.testing.assert_allclose(restored(ids).numpy(), text_model(ids).numpy(), atol=1e-6)
 
 
-def dropping_copy(model, rate):
-    """A `GravesTextModel` with `model`'s weights and update dropout at `rate`."""
-    dropping = GravesTextModel(model.vocabulary_size, model.units, model.num_layers, update_dropout=rate)
-    dropping(np.ones((1, 1), np.int32))
+def dropping_copy(model, rate, example=np.ones((1, 1), np.int32)):
+    """A copy of the Graves `model` (built on `example`) with its weights and update dropout at `rate`."""
+    dropping = type(model).from_config({**model.get_config(), "update_dropout": rate})
+    dropping(example)
     dropping.set_weights(model.get_weights())  # the same weights: dropout adds none
     return dropping
 
@@ -103,10 +103,8 @@ def test_update_dropout_acts_in_training_only_and_round_trips(text_model):
 
 
 def test_handwriting_update_dropout_acts_in_training_only_and_round_trips(handwriting_model):
-    dropping = GravesHandwritingModel(units=10, num_layers=2, num_components=3, update_dropout=0.5)
     strokes = np.random.default_rng(3).normal(size=(4, 6, 3)).astype(np.float32)
-    dropping(strokes[:1, :1])
-    dropping.set_weights(handwriting_model.get_weights())  # the same weights: dropout adds none
+    dropping = dropping_copy(handwriting_model, 0.5, strokes[:1, :1])
     np.testing.assert_allclose(dropping(strokes).numpy(), handwriting_model(strokes).numpy(), atol=1e-6)
     assert not np.allclose(dropping(strokes, training=True).numpy(), handwriting_model(strokes, training=True).numpy(),
                            atol=1e-3)
