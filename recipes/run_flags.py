@@ -91,6 +91,13 @@ def constructor_default(cls, argument):
     return inspect.signature(cls.__init__).parameters[argument].default
 
 
+def define_update_dropout(model_class):
+    """Defines --update_dropout with `model_class`'s default (0: Graves trained without dropout)."""
+    flags.DEFINE_float("update_dropout", constructor_default(model_class, "update_dropout"),
+                       "In training, dropout on the LSTMs' cell updates (Semeniuta et al. 2016); inference is "
+                       "unchanged.", lower_bound=0.0, upper_bound=0.99)
+
+
 def main(name, make_recipe):
     """An absl main that trains `make_recipe()` with the run flags; set-up errors end it with one line."""
 

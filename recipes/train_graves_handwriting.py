@@ -38,9 +38,7 @@ flags.DEFINE_integer("max_lines", 0, "Read only the first this many lines (by na
 for _name, _help in (("units", "LSTM units per layer."), ("num_layers", "LSTM layers."),
                      ("num_components", "Mixture components.")):
     flags.DEFINE_integer(_name, run_flags.constructor_default(GravesHandwritingModel, _name), _help, lower_bound=1)
-flags.DEFINE_float("update_dropout", run_flags.constructor_default(GravesHandwritingModel, "update_dropout"),
-                   "In training, dropout on the LSTMs' cell updates (Semeniuta et al. 2016); inference is unchanged.",
-                   lower_bound=0.0, upper_bound=0.99)
+run_flags.define_update_dropout(GravesHandwritingModel)
 flags.DEFINE_integer("sequence_length", 300, "Points per training window.", lower_bound=1)
 flags.DEFINE_integer("sample_steps", 700, "Points of the sample drawn after training.", lower_bound=1,
                      upper_bound=export.MAX_SAMPLED_POINTS)

@@ -35,9 +35,7 @@ flags.DEFINE_integer("units", run_flags.constructor_default(GravesTextModel, "un
                      lower_bound=1)
 flags.DEFINE_integer("num_layers", run_flags.constructor_default(GravesTextModel, "num_layers"), "LSTM layers.",
                      lower_bound=1)
-flags.DEFINE_float("update_dropout", run_flags.constructor_default(GravesTextModel, "update_dropout"),
-                   "In training, dropout on the LSTMs' cell updates (Semeniuta et al. 2016); inference is unchanged.",
-                   lower_bound=0.0, upper_bound=0.99)
+run_flags.define_update_dropout(GravesTextModel)
 flags.DEFINE_integer("sequence_length", 100, "Characters per training window.", lower_bound=1)
 flags.DEFINE_bool("carry_states", True, "Train and validate on the stream in order, each window starting from the "
                   "states the previous one ended in (truncated backpropagation through time, Graves §3); "
