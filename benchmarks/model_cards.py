@@ -112,12 +112,25 @@ def read_ptb_char(path):
     return "".join("".join(" " if c == "_" else c for c in line.split()) + "\n" for line in read_lines(path))
 
 
-def line_offsets(xml):
+def line_offsets(xml, filled_readings=None):
     """One IAM-OnDB line's XML → float32 `[points, 3]`: (Δx, Δy) from the previous point (the first (0, 0)),
-    y growing upwards, and 1 on each stroke's last point."""
+    y growing upwards, and 1 on each stroke's last point. With `filled_readings` (a card's `{"reading_interval":
+    seconds, "max_gap": seconds}`), the readings a stroke lost are put back first, as Graves §4 did: a gap of Δt
+    < max_gap seconds lost round(Δt / reading_interval) - 1, evenly spaced on the line between its two readings."""
     root = ElementTree.fromstring(xml)
-    strokes = [s for s in ([(int(p.get("x")), int(p.get("y"))) for p in stroke.iter("Point")]
-                           for stroke in root.iter("Stroke")) if s]
+    strokes = []
+    for stroke in root.iter("Stroke"):
+        readings = [(int(p.get("x")), int(p.get("y")), float(p.get("time")) if filled_readings else 0.0)
+                    for p in stroke.iter("Point")]
+        points = [r[:2] for r in readings[:1]]
+        for (x0, y0, t0), (x1, y1, t1) in zip(readings, readings[1:]):
+            gap = t1 - t0
+            lost = (max(round(gap / filled_readings["reading_interval"]) - 1, 0)
+                    if filled_readings and 0 < gap < filled_readings["max_gap"] else 0)
+            points += [(x0 + (x1 - x0) * k / (lost + 1), y0 + (y1 - y0) * k / (lost + 1)) for k in range(1, lost + 1)]
+            points.append((x1, y1))
+        if points:
+            strokes.append(points)
     points = np.array([p for s in strokes for p in s], np.float32)
     end_of_stroke = np.zeros(len(points), np.float32)
     end_of_stroke[np.cumsum([len(s) for s in strokes]) - 1] = 1.0
@@ -136,10 +149,11 @@ def csr_lines(content):
 def read_iam_lines(test, datasets_dir):
     """`(strokes, texts)` of the card's IAM-OnDB lines, sorted by name, as the recipes read and clean them.
 
-    The lines of the forms on the card's list (`forms`, e.g. testset_v.txt), without those whose pen jumps
-    more than `max_offset` units. With `transcriptions`, each line's text is its form's CSR line of the same
-    number (a form whose line and text counts differ is left out whole), and lines with an empty text or
-    points per character outside `points_per_character` are left out too; without, texts are None.
+    The lines of the forms on the card's list (`forms`, e.g. testset_v.txt), with the readings they lost put
+    back where the card says `filled_readings` (see `line_offsets`), without those whose pen jumps more than
+    `max_offset` units. With `transcriptions`, each line's text is its form's CSR line of the same number (a
+    form whose line and text counts differ is left out whole), and lines with an empty text or points per
+    character outside `points_per_character` are left out too; without, texts are None.
     """
     with open(os.path.join(datasets_dir, test["forms"]), encoding="ascii") as f:
         forms = {line.strip() for line in f if line.strip()}
@@ -148,7 +162,7 @@ def read_iam_lines(test, datasets_dir):
         for member in tar:
             name = os.path.basename(member.name)[: -len(".xml")]
             if member.isfile() and member.name.endswith(".xml") and name.rsplit("-", 1)[0] in forms:
-                lines[name] = line_offsets(tar.extractfile(member).read())
+                lines[name] = line_offsets(tar.extractfile(member).read(), test.get("filled_readings"))
     texts = dict.fromkeys(lines)
     if "transcriptions" in test:
         with tarfile.open(os.path.join(datasets_dir, test["transcriptions"]), "r:gz") as tar:

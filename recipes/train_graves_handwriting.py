@@ -35,6 +35,9 @@ flags.DEFINE_string("data_dir", "data/graves_handwriting_demo",
                     "Folder holding lineStrokes-all.tar.gz or lineStrokes/.")
 flags.DEFINE_string("splits_dir", None, "IAM task split lists; default <data_dir>/splits, else split by form.")
 flags.DEFINE_integer("max_lines", 0, "Read only the first this many lines (by name); 0 = all.", lower_bound=0)
+flags.DEFINE_bool("fill_missing_readings", False, "Put back the pen readings the tracker lost within a stroke, on "
+                  "the straight line between the readings around them, as Graves §4 did (zoo.data.handwriting."
+                  "filled_readings); the validation lines too, so their NLL counts those points.")
 for _name, _help in (("units", "LSTM units per layer."), ("num_layers", "LSTM layers."),
                      ("num_components", "Mixture components.")):
     flags.DEFINE_integer(_name, run_flags.constructor_default(GravesHandwritingModel, _name), _help, lower_bound=1)
@@ -64,7 +67,7 @@ class GravesHandwritingRecipe(training.Recipe):
         if FLAGS.dataset == "demo" and not os.path.isdir(os.path.join(FLAGS.data_dir, demo.IAM_ONDB_TREE)):
             demo.write_demo_strokes(FLAGS.data_dir)
         train, valid, report = handwriting_text.read_prediction_lines(FLAGS.data_dir, FLAGS.splits_dir,
-                                                                      FLAGS.max_lines)
+                                                                      FLAGS.max_lines, FLAGS.fill_missing_readings)
         logging.info("%s: %d lines kept (dropped %s); split %s (%d lines on no list)", FLAGS.dataset,
                      report["kept"], report["dropped"], report["split"], report["unlisted_lines"])
         if not (train and valid):

@@ -45,6 +45,43 @@ def test_line_becomes_offsets_with_end_of_stroke_bits(tmp_path):
     assert lines.strokes[0].dtype == np.float32 and lines.points == 3
 
 
+LOSSY_LINE_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
+<WhiteboardCaptureSession>
+  <StrokeSet>
+    <Stroke colour="black">
+      <Point x="10" y="20" time="1.00"/>
+      <Point x="14" y="22" time="1.03"/>
+      <Point x="15" y="22" time="1.05"/>
+      <Point x="21" y="10" time="1.11"/>
+    </Stroke>
+    <Stroke colour="black">
+      <Point x="30" y="40" time="3.00"/>
+      <Point x="31" y="41" time="4.50"/>
+    </Stroke>
+  </StrokeSet>
+</WhiteboardCaptureSession>
+"""
+
+
+def test_filling_puts_back_the_readings_a_gap_lost(tmp_path):
+    write_tree(tmp_path, {"a01-000u-01": LOSSY_LINE_XML})
+    as_recorded = handwriting.read_iam_ondb(str(tmp_path)).strokes[0]
+    np.testing.assert_array_equal(as_recorded, [[0, 0, 0], [4, -2, 0], [1, 0, 0], [6, 12, 1], [9, -30, 0],
+                                                [1, -1, 1]])
+    filled = handwriting.read_iam_ondb(str(tmp_path), fill_missing_readings=True).strokes[0]
+    # 30 ms: one reading lost, at the midpoint; 20 ms: none; 60 ms: three, at the quarters; across the pen lift
+    # and over a second (a clock's jump): none.
+    np.testing.assert_array_equal(filled, [[0, 0, 0], [2, -1, 0], [2, -1, 0], [1, 0, 0], [1.5, 3, 0], [1.5, 3, 0],
+                                           [1.5, 3, 0], [1.5, 3, 1], [9, -30, 0], [1, -1, 1]])
+
+
+def test_filling_needs_each_points_time(tmp_path):
+    write_tree(tmp_path, {"a01-000u-01": LINE_XML.replace(' time="1.05"', "")})
+    assert len(handwriting.read_iam_ondb(str(tmp_path)).strokes[0]) == 3
+    with pytest.raises(DataError, match="a01-000u-01.xml: a <Point> without integer x and y and a time"):
+        handwriting.read_iam_ondb(str(tmp_path), fill_missing_readings=True)
+
+
 def test_archive_and_extracted_tree_read_the_same(tmp_path):
     names = ["a01-000u-02", "a01-000u-01", "b02-117-03"]
     write_tree(tmp_path / "tree", {name: LINE_XML for name in names})

@@ -7,6 +7,7 @@ of the demo's generated lines packed as the IAM's two archives with its task lis
 
 import math
 import os
+import re
 import sys
 import tarfile
 
@@ -33,7 +34,8 @@ SYNTHESIS_TEST = {**STROKES_TEST, "transcriptions": "iam/ascii-all.tar.gz", "poi
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory):
     """A datasets folder: `ptb/ptb.char.*.txt`, and `iam/` with the two archives and `splits/` of 10 demo forms,
-    where s01-001x-02 jumps across the line and s01-002x's transcription has a line too few."""
+    where s01-001x-02 jumps across the line, s01-006x-01 lost two readings and s01-002x's transcription has a
+    line too few."""
     base = tmp_path_factory.mktemp("datasets")
     os.makedirs(base / "ptb")
     for split in ("train", "valid", "test"):  # the recipe's reader wants all three
@@ -43,6 +45,9 @@ def datasets(tmp_path_factory):
     jump = tree / "lineStrokes" / "s01" / "s01-001" / "s01-001x-02.xml"
     first_x = jump.read_text().split('x="', 1)[1].split('"', 1)[0]
     jump.write_text(jump.read_text().replace(f'x="{first_x}"', f'x="{int(first_x) + 5000}"', 1))
+    lossy = tree / "lineStrokes" / "s01" / "s01-006" / "s01-006x-01.xml"
+    readings = re.findall(r"<Point [^>]*/>", lossy.read_text())
+    lossy.write_text(lossy.read_text().replace(readings[2], "").replace(readings[6], ""))
     short = tree / "ascii" / "s01" / "s01-002" / "s01-002x.txt"
     short.write_text(short.read_text().rstrip("\n").rsplit("\n", 1)[0] + "\n")
     os.makedirs(base / "iam" / "splits")
@@ -68,6 +73,15 @@ def test_the_strokes_are_the_prediction_recipes_validation_lines(datasets):
     _, valid, report = handwriting_text.read_prediction_lines(str(datasets / "iam"))
     assert report["dropped"] == {"large_offset": 1} and "s01-001x-02" not in valid.names
     assert_same_lines(model_cards.read_iam_lines(STROKES_TEST, str(datasets)), valid)
+
+
+def test_filled_strokes_are_the_filling_recipes_validation_lines(datasets):
+    _, filled, _ = handwriting_text.read_prediction_lines(str(datasets / "iam"), fill_missing_readings=True)
+    _, as_recorded, _ = handwriting_text.read_prediction_lines(str(datasets / "iam"))
+    assert filled.points == as_recorded.points + 2
+    test = {**STROKES_TEST, "filled_readings": {"reading_interval": handwriting.READING_INTERVAL,
+                                                "max_gap": handwriting.MAX_FILLED_GAP}}
+    assert_same_lines(model_cards.read_iam_lines(test, str(datasets)), filled)
 
 
 def test_the_lines_and_texts_are_the_synthesis_recipes_validation_lines(datasets):

@@ -27,7 +27,8 @@ def test_demo_config_learns_draws_and_exports(tmp_path):
 
 
 def test_smoke_run_and_resume(tmp_path):
-    first = run_recipe("graves_handwriting", tmp_path, "--precision=bfloat16",
+    # The demo's lines lose no readings: --fill_missing_readings reads their times and changes nothing.
+    first = run_recipe("graves_handwriting", tmp_path, "--precision=bfloat16", "--fill_missing_readings",
                        "--epochs=1", "--steps_per_epoch=2", "--notflite", "--sample_steps=20")
     assert first.returncode == 0, first.stderr[-3000:]
     resumed = run_recipe("graves_handwriting", tmp_path, "--resume", "--epochs=2", "--steps_per_epoch=2",
@@ -44,12 +45,19 @@ def write_one_form(folder):
     write_tree(folder, {"a01-000u-01": LINE_XML, "a01-000u-02": LINE_XML})
 
 
+def write_untimed_line(folder):
+    write_tree(folder, {"a01-000u-01": LINE_XML.replace(' time="1.05"', "")})
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--dataset=iam_ondb", "--data_dir={tmp}"],
      "train_graves_handwriting: error: no lineStrokes-all.tar.gz or lineStrokes/ in {tmp}"),
     (["--dataset=iam_ondb", "--data_dir={tmp}/one_form"], "too few lines to split into train/valid (2/0 lines)"),
+    (["--dataset=iam_ondb", "--data_dir={tmp}/untimed", "--fill_missing_readings"],
+     "a01-000u-01.xml: a <Point> without integer x and y and a time"),
 ])
 def test_bad_set_up_stops_with_one_line(tmp_path, flags, message):
     write_one_form(tmp_path / "one_form")
+    write_untimed_line(tmp_path / "untimed")
     stop = recipe_stop("graves_handwriting", tmp_path, *(flag.format(tmp=tmp_path) for flag in flags))
     assert message.format(tmp=tmp_path) in stop

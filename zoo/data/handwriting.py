@@ -6,7 +6,9 @@ segment of `<Point x= y= time=>` in integer tracker units with y growing
 downwards. `read_iam_ondb` reads the archive (or its extracted tree) and turns
 each line into Graves's input: offsets (Δx, Δy) from the previous point, y
 flipped to grow upwards, and an end-of-stroke bit on each stroke's last point.
-The first point of a line has offset (0, 0).
+The first point of a line has offset (0, 0). With `fill_missing_readings`
+the readings the tracker missed within a stroke are put back first, as
+Graves §4 did ("interpolating to fill in for missing readings").
 
 The IAM's own train/test lists are a separate download; `split_by_form`
 splits deterministically by form (every line of a form, one writer's page,
@@ -33,6 +35,11 @@ from zoo.data.files import DataError
 ARCHIVE = "lineStrokes-all.tar.gz"
 # (Δx, Δy, end of stroke) of the point before a line's first one: the pen is up.
 START = (0.0, 0.0, 1.0)
+# IAM-OnDB's tracker reads the pen about every 15 ms: its timestamps, in steps of 10 ms, are 0.01 and 0.02 s apart
+# in equal numbers within a stroke; a gap of 0.03 s or more is a reading or more lost.
+READING_INTERVAL = 0.015
+# A longer pause within a stroke is left as it is: no tracker loses a second of readings, a clock can jump.
+MAX_FILLED_GAP = 1.0
 
 
 @dataclasses.dataclass
@@ -50,7 +57,7 @@ class Handwriting:
         return sum(len(s) for s in self.strokes)
 
 
-def read_iam_ondb(data_dir, max_lines=0, whole_forms=False):
+def read_iam_ondb(data_dir, max_lines=0, whole_forms=False, fill_missing_readings=False):
     """Reads every line of IAM-OnDB's `lineStrokes` from `data_dir`, sorted by name.
 
     Args:
@@ -60,6 +67,8 @@ def read_iam_ondb(data_dir, max_lines=0, whole_forms=False):
         whole_forms: with `max_lines`, goes on reading the lines of the form
             the cut falls in, so that no form is cut in two (the transcribed
             reader matches a form's lines to its text by their count).
+        fill_missing_readings: put back the readings missing within each
+            stroke (`filled_readings`), from the points' `time`s.
 
     Returns:
         A `Handwriting`.
@@ -69,7 +78,7 @@ def read_iam_ondb(data_dir, max_lines=0, whole_forms=False):
         files = sorted(os.path.join(root, name) for root, _, names in os.walk(tree)
                        for name in names if name.endswith(".xml"))
         members = ((path, lambda path=path: open(path, "rb")) for path in files)
-        return _parse_lines(members, tree, max_lines, whole_forms)
+        return _parse_lines(members, tree, max_lines, whole_forms, fill_missing_readings)
     if not os.path.exists(archive):
         raise DataError(f"no {ARCHIVE} or {IAM_ONDB_TREE}/ in {data_dir} (IAM-OnDB is handed out by the IAM after "
                         "registration: fki.tic.heia-fr.ch/databases/iam-on-line-handwriting-database)")
@@ -78,13 +87,13 @@ def read_iam_ondb(data_dir, max_lines=0, whole_forms=False):
             # The archive is read once, in order; lines come out sorted by name after parsing.
             members = ((f"{archive}:{m.name}", lambda m=m: tar.extractfile(m)) for m in tar
                        if m.isfile() and m.name.endswith(".xml"))
-            handwriting = _parse_lines(members, tree, max_lines, whole_forms)
+            handwriting = _parse_lines(members, tree, max_lines, whole_forms, fill_missing_readings)
     except (tarfile.TarError, EOFError, OSError) as e:
         raise DataError(f"{archive}: not a readable tar.gz: {e}") from e
     return handwriting
 
 
-def _parse_lines(members, tree, max_lines=0, whole_forms=False):
+def _parse_lines(members, tree, max_lines=0, whole_forms=False, fill_missing_readings=False):
     lines, last = {}, None
     for where, open_member in members:
         name = os.path.basename(where)[: -len(".xml")]
@@ -92,7 +101,7 @@ def _parse_lines(members, tree, max_lines=0, whole_forms=False):
         if max_lines and len(lines) >= max_lines and not (whole_forms and _form(name) == _form(last)):
             break
         with open_member() as f:
-            lines[name] = _line_offsets(f, where)
+            lines[name] = _line_offsets(f, where, fill_missing_readings)
         last = name
     if not lines:
         raise DataError(f"no line stroke XML files under {tree}")
@@ -100,17 +109,22 @@ def _parse_lines(members, tree, max_lines=0, whole_forms=False):
     return Handwriting(names, [lines[n] for n in names])
 
 
-def _line_offsets(f, where):
+def _line_offsets(f, where, fill_missing_readings=False):
     """One line's XML → float32 `[points, 3]` offsets, y up, end-of-stroke bits."""
     try:
         root = ElementTree.parse(f).getroot()
-        strokes = [[(int(p.get("x")), int(p.get("y"))) for p in stroke.iter("Point")]
-                   for stroke in root.iter("Stroke")]
+        if fill_missing_readings:
+            strokes = [filled_readings([(int(p.get("x")), int(p.get("y")), float(p.get("time")))
+                                        for p in stroke.iter("Point")]) for stroke in root.iter("Stroke")]
+        else:
+            strokes = [[(int(p.get("x")), int(p.get("y"))) for p in stroke.iter("Point")]
+                       for stroke in root.iter("Stroke")]
     except ElementTree.ParseError as e:
         raise DataError(f"{where}: line {e.position[0]}: malformed XML: {e}") from e
-    except (TypeError, ValueError) as e:  # a Point without integer x= / y=
-        raise DataError(f"{where}: a <Point> without integer x and y: {e}") from e
-    strokes = [s for s in strokes if s]
+    except (TypeError, ValueError) as e:  # a Point without integer x= / y= (or, to fill readings, a time=)
+        raise DataError(f"{where}: a <Point> without integer x and y" +
+                        (" and a time" if fill_missing_readings else "") + f": {e}") from e
+    strokes = [s for s in strokes if len(s)]
     if not strokes:
         raise DataError(f"{where}: no <Point> in any <Stroke>")
     points = np.array([p for s in strokes for p in s], np.float32)
@@ -119,6 +133,24 @@ def _line_offsets(f, where):
     offsets = np.diff(points, axis=0, prepend=points[:1])
     offsets[:, 1] *= -1.0  # the tracker's y grows downwards
     return np.concatenate([offsets, end_of_stroke[:, None]], axis=1)
+
+
+def filled_readings(readings):
+    """A stroke's `(x, y, time)` readings → `(x, y)` points with the readings the tracker missed put back.
+
+    A gap of Δt seconds (0 < Δt < `MAX_FILLED_GAP`) between two readings held
+    round(Δt / `READING_INTERVAL`) - 1 lost ones: they go back evenly spaced
+    on the straight line between the two. Graves §4 fills IAM-OnDB's missing
+    readings so; their points count in a line's NLL.
+
+    Example: readings 30 ms apart, (0, 0) and (4, 2), become (0, 0), (2, 1), (4, 2).
+    """
+    points = [readings[0][:2]] if readings else []
+    for (x0, y0, t0), (x1, y1, t1) in zip(readings, readings[1:]):
+        lost = max(round((t1 - t0) / READING_INTERVAL) - 1, 0) if 0 < t1 - t0 < MAX_FILLED_GAP else 0
+        points += [(x0 + (x1 - x0) * k / (lost + 1), y0 + (y1 - y0) * k / (lost + 1)) for k in range(1, lost + 1)]
+        points.append((x1, y1))
+    return points
 
 
 def split_by_form(handwriting, holdout_every=20):

@@ -238,18 +238,20 @@ def split_iam_ondb_tasks(lines, splits_dir=None, holdout_every=20):
     return train, valid, {"split": "iam_ondb_task_lists", "unlisted_lines": parts.count(None)}
 
 
-def read_prediction_lines(data_dir, splits_dir=None, max_lines=0):
+def read_prediction_lines(data_dir, splits_dir=None, max_lines=0, fill_missing_readings=False):
     """IAM-OnDB's lines as handwriting prediction (Graves §4) trains on them: read, pen jumps dropped, split.
 
     The split is synthesis's (`split_iam_ondb_tasks`; `splits_dir` defaults
     to `data_dir/splits`): validation is testset_v, the set of Graves's
     table 3. A line with a pen offset over `MAX_OFFSET` is dropped, as
     `clean_transcribed_lines` drops it (the pen jumping across the line, out
-    of the writing's order); the lines need no transcription. Returns
+    of the writing's order); the lines need no transcription.
+    `fill_missing_readings` puts back the readings the tracker lost, as
+    Graves did (`handwriting.filled_readings`). Returns
     `(train, valid, report)`, the report `{"kept": lines, "dropped":
     {"large_offset": lines}, "split": ..., "unlisted_lines": n}`.
     """
-    lines = read_iam_ondb(data_dir, max_lines)
+    lines = read_iam_ondb(data_dir, max_lines, fill_missing_readings=fill_missing_readings)
     kept = [index for index, strokes in enumerate(lines.strokes) if not jumps(strokes, MAX_OFFSET)]
     train, valid, split = split_iam_ondb_tasks(select_lines(lines, kept), splits_dir or os.path.join(data_dir, "splits"))
     return train, valid, {"kept": len(kept), "dropped": {"large_offset": len(lines) - len(kept)}, **split}
