@@ -50,7 +50,8 @@ BATCH = 64
 GREEDY_CHARACTERS = 60  # of a character model's example answers
 EXAMPLE_NATS_TOLERANCE = 0.01  # of a handwriting example's score
 
-flags.DEFINE_list("models", None, "Shipped models to check (default: every savedmodels/<name>/card.json).")
+flags.DEFINE_list("models", None, "Shipped models to check, comma- or space-separated (default: every "
+                  "savedmodels/<name>/card.json).")
 flags.DEFINE_string("datasets_dir", os.path.join(ROOT, "..", "shared", "datasets"), "Where the data sets are.")
 flags.DEFINE_bool("record", False, "Write the measured metric, signatures, sizes and example answers into each card, "
                   "then its MODEL_CARD.md.")
@@ -435,9 +436,14 @@ def check(name, datasets_dir, record):
     return ok
 
 
+def requested_models(models_flag, arguments):
+    """The models to check: `--models a,b` and the words after it (`--models a b`, as the shell passes them), else
+    every shipped model."""
+    return [*(models_flag or []), *arguments] or shipped_models()
+
+
 def main(argv):
-    del argv
-    names = FLAGS.models or shipped_models()
+    names = requested_models(FLAGS.models, argv[1:])
     unknown = [name for name in names if not os.path.exists(card_path(name))]
     if unknown:
         raise app.UsageError(f"no card for {', '.join(unknown)}: savedmodels/<name>/card.json "

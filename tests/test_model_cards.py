@@ -90,6 +90,12 @@ def test_the_lines_and_texts_are_the_synthesis_recipes_validation_lines(datasets
     assert_same_lines(model_cards.read_iam_lines(SYNTHESIS_TEST, str(datasets)), valid)
 
 
+def test_models_after_the_flag_are_checked_too():
+    assert model_cards.requested_models(["a"], ["b", "c"]) == ["a", "b", "c"]
+    assert model_cards.requested_models(["a", "b"], []) == ["a", "b"]
+    assert model_cards.requested_models(None, []) == model_cards.shipped_models()
+
+
 def test_the_text_is_the_recipes_test_split(datasets):
     expected = text_corpus.read_corpus("ptb_char", str(datasets / "ptb"))[2]
     assert model_cards.read_ptb_char(str(datasets / "ptb" / "ptb.char.test.txt")) == expected == (
