@@ -25,6 +25,7 @@ LINE_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
 """
 # (Δx, Δy up, end of stroke): the first point has offset 0; y is flipped; each stroke's last point ends it.
 LINE_OFFSETS = [[0, 0, 0], [3, 2, 1], [7, -12, 1]]
+UNTIMED_LINE_XML = LINE_XML.replace(' time="1.05"', "")  # its second point has no time
 
 
 def write_tree(folder, lines):
@@ -76,7 +77,7 @@ def test_filling_puts_back_the_readings_a_gap_lost(tmp_path):
 
 
 def test_filling_needs_each_points_time(tmp_path):
-    write_tree(tmp_path, {"a01-000u-01": LINE_XML.replace(' time="1.05"', "")})
+    write_tree(tmp_path, {"a01-000u-01": UNTIMED_LINE_XML})
     assert len(handwriting.read_iam_ondb(str(tmp_path)).strokes[0]) == 3
     with pytest.raises(DataError, match="a01-000u-01.xml: a <Point> without integer x and y and a time"):
         handwriting.read_iam_ondb(str(tmp_path), fill_missing_readings=True)

@@ -7,7 +7,7 @@ import matplotlib.image
 import pytest
 
 from conftest import recipe_stop, run_recipe
-from test_handwriting_data import LINE_XML, write_tree
+from test_handwriting_data import LINE_XML, UNTIMED_LINE_XML, write_tree
 
 # Six epochs: a minute alone. The smoke run below draws and exports with its .tflite in CI.
 @pytest.mark.slow
@@ -46,7 +46,7 @@ def write_one_form(folder):
 
 
 def write_untimed_line(folder):
-    write_tree(folder, {"a01-000u-01": LINE_XML.replace(' time="1.05"', "")})
+    write_tree(folder, {"a01-000u-01": UNTIMED_LINE_XML})
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -124,7 +124,7 @@ def _line_offsets(f, where, fill_missing_readings=False):
     except (TypeError, ValueError) as e:  # a Point without integer x= / y= (or, to fill readings, a time=)
         raise DataError(f"{where}: a <Point> without integer x and y" +
                         (" and a time" if fill_missing_readings else "") + f": {e}") from e
-    strokes = [s for s in strokes if len(s)]
+    strokes = [s for s in strokes if s]
     if not strokes:
         raise DataError(f"{where}: no <Point> in any <Stroke>")
     points = np.array([p for s in strokes for p in s], np.float32)
